@@ -1,0 +1,1 @@
+"""Access passes: keys, passes and gates (SPEC §5)."""

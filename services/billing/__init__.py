@@ -1,0 +1,1 @@
+"""Billing: charges, payments and arrears (SPEC §4)."""

@@ -1,0 +1,32 @@
+"""Billing' tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import new_metadata
+from shared.tables import add_chassis_tables
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+chassis = add_chassis_tables(Base.metadata)
+
+
+class Payer(Base):
+    """Read model fed by occupants' person events. People and companies who can be billed, with the contacts payment notices go to (NTF-6)."""
+
+    __tablename__ = "payers"
+
+    person_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(String(36), index=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    email: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(40))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

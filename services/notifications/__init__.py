@@ -1,0 +1,1 @@
+"""Notifications: the right people, in time, on record (SPEC §6)."""

@@ -1,0 +1,160 @@
+"""`make run`: migrate, seed a demo organization, and run every service's API and worker until Ctrl-C.
+
+With no BUS_URL and no database URLs this is the embedded default: SQLite files and a file-based bus under
+var/, nothing else to install. With BUS_URL and `<SERVICE>_DATABASE_URL` set, the same command runs on
+RabbitMQ and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from services import NAMES
+from shared import auth, db, migrations
+from shared.config import Settings
+from shared.service import load
+
+DEMO_ORGANIZATION = "00000000-0000-4000-8000-000000000001"
+API_PORTS = dict(zip(NAMES, range(8001, 8006)))
+WORKER_PORTS = dict(zip(NAMES, range(9101, 9106)))
+
+
+def _secret(settings: Settings) -> str:
+    """A local signing secret, kept in var/ so tokens stay valid across restarts."""
+    if settings.auth_jwt_secret:
+        return settings.auth_jwt_secret
+    path = settings.var_dir / "jwt-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def seed_demo(settings: Settings) -> None:
+    """One site, two buildings, a few units and people; skipped when the site exists already."""
+    from services.occupants import domain
+    from services.occupants.models import Site
+
+    engine = db.make_engine(settings.database_url_for("occupants"))
+    with db.make_sessionmaker(engine)() as session, session.begin():
+        if session.scalar(select(Site).where(Site.organization_id == DEMO_ORGANIZATION)):
+            return
+        site = domain.create_site(session, DEMO_ORGANIZATION, code="HG", name="Harbour Gardens 海港花园")
+        for code, name in (("A", "Tower A"), ("B", "Tower B")):
+            building = domain.add_building(session, site, code=code, name=name)
+            for floor in (1, 2):
+                for door in ("01", "02"):
+                    domain.add_unit(session, building, number=f"{floor}{door}", floor=floor, kind="residence",
+                                    floor_area_m2=Decimal("89.50"), state="occupied")
+        people = (
+            ("张伟", "13800000001", "", "zh-CN", ["sms"]),
+            ("李娜", "13800000002", "li.na@example.cn", "zh-CN", ["app", "sms"]),
+            ("Emma Walker", "", "emma.walker@example.com", "en", ["email"]),
+        )
+        for name, phone, email, language, channels in people:
+            domain.register_person(session, site, registered_by="demo-seed", kind="individual", full_name=name,
+                                   phone=phone, email=email, preferred_language=language,
+                                   preferred_channels=channels)
+    engine.dispose()
+
+
+def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} not ready after {timeout:.0f}s")
+
+
+def _start(settings: Settings, secret: str) -> dict[str, subprocess.Popen]:
+    metrics_root = settings.var_dir.resolve() / "metrics"
+    shutil.rmtree(metrics_root, ignore_errors=True)
+    processes = {}
+    for name in NAMES:
+        env = {**os.environ, "AUTH_JWT_SECRET": secret, "PSP_VAR_DIR": str(settings.var_dir.resolve())}
+        metrics_dir = metrics_root / name
+        metrics_dir.mkdir(parents=True)
+        processes[f"{name} api"] = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "python:shared.gunicorn_conf", f"services.{name}.app:create_app()"],
+            env={**env, "PORT": str(API_PORTS[name]), "WEB_CONCURRENCY": env.get("WEB_CONCURRENCY", "1"),
+                 "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
+        )
+        processes[f"{name} worker"] = subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", "worker", name],
+            env={**env, "WORKER_PORT": str(WORKER_PORTS[name])},
+        )
+    return processes
+
+
+def _stop(processes: dict[str, subprocess.Popen]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 25
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def main() -> int:
+    settings = Settings()
+    secret = _secret(settings)
+    os.environ["AUTH_JWT_SECRET"] = secret
+    settings = Settings()
+    mode = "RabbitMQ" if settings.bus_url else f"embedded (SQLite and file bus under {settings.var_dir}/)"
+    print(f"Property service platform — {mode}", flush=True)
+    for name in NAMES:
+        migrations.upgrade(load(name), settings.database_url_for(name))
+    seed_demo(settings)
+
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    processes = _start(settings, secret)
+    try:
+        for name in NAMES:
+            _wait_ready(f"http://127.0.0.1:{API_PORTS[name]}/readyz", processes[f"{name} api"])
+            _wait_ready(f"http://127.0.0.1:{WORKER_PORTS[name]}/livez", processes[f"{name} worker"])
+        token = auth.mint(settings, subject="demo-front-desk", organization_id=DEMO_ORGANIZATION,
+                          roles=["cs_specialist"], sites=[auth.ALL_SITES])
+        print("\nReady:")
+        for name in NAMES:
+            print(f"  {name:<14} http://127.0.0.1:{API_PORTS[name]}  (docs /docs, worker metrics "
+                  f"http://127.0.0.1:{WORKER_PORTS[name]}/metrics)")
+        print(f"\nDemo token (12 h, organization {DEMO_ORGANIZATION}):\n  export TOKEN={token}\n")
+        print("Try:\n  curl -s -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8001/v1/sites\n")
+        print("Ctrl-C stops everything.", flush=True)
+        while not stopping:
+            for label, process in processes.items():
+                if process.poll() is not None:
+                    print(f"{label} exited with {process.returncode}; stopping", file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        print("Stopping…", flush=True)
+        _stop(processes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

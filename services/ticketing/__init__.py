@@ -1,0 +1,1 @@
+"""Ticketing: every request, one owner, on the clock (SPEC §3)."""

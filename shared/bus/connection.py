@@ -1,0 +1,29 @@
+"""Broker connections: RabbitMQ when BUS_URL is set, else kombu's filesystem transport under var/bus."""
+
+from __future__ import annotations
+
+from kombu import Connection
+
+from shared.config import Settings
+
+
+def connect(settings: Settings) -> Connection:
+    if settings.embedded_bus:
+        folder = (settings.var_dir / "bus").resolve()
+        for sub in ("queues", "control"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        return Connection(
+            "filesystem://",
+            transport_options={
+                "data_folder_in": str(folder / "queues"),
+                "data_folder_out": str(folder / "queues"),
+                "control_folder": str(folder / "control"),
+                "polling_interval": 0.1,
+            },
+        )
+    return Connection(settings.bus_url, heartbeat=30, connect_timeout=5)
+
+
+def supports_confirms(connection: Connection) -> bool:
+    """True on RabbitMQ; virtual transports store a message synchronously, so a return means it is kept."""
+    return connection.transport.driver_type == "amqp"

@@ -1,0 +1,260 @@
+"""Idempotent consumers: the inbox row and the effect commit together, the ack comes after.
+
+Deliveries are handled a batch at a time in one transaction, each inside its own savepoint, so one failing
+handler does not undo its neighbours. A message id already in the inbox is a duplicate and changes nothing.
+A handler that raises sends its message to the next retry queue (published with a confirm before the
+original is acked); after the last attempt it goes to the dead-letter queue. When the database itself is
+unreachable the whole batch is returned to the queue untouched, and no attempt is spent.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from google.protobuf.message import DecodeError, Message
+from kombu import Connection, Consumer, Queue
+from opentelemetry import trace
+from sqlalchemy import Table, delete, select
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared import metrics, tracing
+from shared.bus.envelope import Envelope, Received, event_type_of, producer_of, unpack
+from shared.bus.outbox import PUBLISHED_AT_HEADER
+from shared.bus.publisher import Outgoing, Publisher
+from shared.bus.topology import Subscription
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_HEADER = "x-attempt"
+RETRY_AT_HEADER = "x-retry-at"
+ERROR_HEADER = "x-last-error"
+
+Handler = Callable[[Session, Received], None]
+
+
+@dataclass(frozen=True)
+class Route:
+    message_cls: type[Message]
+    handler: Handler
+
+
+class Handlers:
+    """A service's event handlers, registered by payload message type.
+
+        handlers = Handlers("ticketing")
+
+        @handlers.on(PersonRegistered)
+        def remember_person(session, event): ...
+    """
+
+    def __init__(self, consumer: str):
+        self.consumer = consumer
+        self.routes: dict[str, Route] = {}
+
+    def on(self, message_cls: type[Message]) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.routes[event_type_of(message_cls)] = Route(message_cls, handler)
+            return handler
+
+        return register
+
+    def subscription(self, retry_delays: tuple[float, ...]) -> Subscription:
+        bindings = tuple((producer_of(r.message_cls), key) for key, r in sorted(self.routes.items()))
+        return Subscription(self.consumer, bindings, retry_delays)
+
+
+class _Unhandleable(Exception):
+    """The message can never succeed (undecodable, unknown type): dead-letter it without retries."""
+
+
+@dataclass
+class _Outcome:
+    message: object
+    event_type: str
+    result: str  # handled | duplicate | failed | unhandleable | requeued
+    error: str = ""
+    dead: bool = False
+
+
+def _is_connection_loss(exc: BaseException) -> bool:
+    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+class InboxConsumer:
+    def __init__(
+        self,
+        handlers: Handlers,
+        subscription: Subscription,
+        sessions: sessionmaker,
+        inbox: Table,
+        batch_size: int,
+        prefetch: int,
+    ):
+        self.handlers = handlers
+        self.subscription = subscription
+        self.service = subscription.consumer
+        self.sessions = sessions
+        self.inbox = inbox
+        self.batch_size = batch_size
+        self.prefetch = prefetch
+        self._buffer: list = []
+
+    # -- the loop ---------------------------------------------------------------------------------------
+
+    def consume(self, connection: Connection, stop, on_ready: Callable[[], None] = lambda: None) -> None:
+        channel = connection.channel()
+        publisher = Publisher(connection)
+        with Consumer(channel, queues=[Queue(self.subscription.inbox)], on_message=self._buffer.append) as consumer:
+            consumer.qos(prefetch_count=self.prefetch)
+            on_ready()
+            while not stop.is_set():
+                self._fill_batch(connection)
+                if self._buffer:
+                    batch, self._buffer = self._buffer, []
+                    self.handle_batch(batch, publisher)
+
+    def _fill_batch(self, connection: Connection) -> None:
+        try:
+            connection.drain_events(timeout=0.5)
+            while len(self._buffer) < self.batch_size:
+                connection.drain_events(timeout=0.005)
+        except socket.timeout:
+            pass
+
+    # -- one batch --------------------------------------------------------------------------------------
+
+    def handle_batch(self, batch: list, publisher: Publisher) -> None:
+        try:
+            outcomes = self._apply(batch)
+        except Exception as exc:
+            if not _is_connection_loss(exc):
+                raise
+            log.warning("database unreachable; returning %d deliveries to the queue", len(batch))
+            for message in batch:
+                message.requeue()
+            time.sleep(1.0)
+            return
+        self._settle(outcomes, publisher)
+
+    def _apply(self, batch: list) -> list[_Outcome]:
+        outcomes: list[_Outcome] = []
+        with self.sessions() as session, session.begin():
+            ids = [m.properties.get("message_id", "") for m in batch]
+            seen = set(session.scalars(select(self.inbox.c.message_id).where(self.inbox.c.message_id.in_(ids))))
+            for message in batch:
+                outcome = self._apply_one(session, message, seen)
+                outcomes.append(outcome)
+        return outcomes
+
+    def _apply_one(self, session: Session, message, seen: set[str]) -> _Outcome:
+        message_id = message.properties.get("message_id", "")
+        try:
+            route, received = self._decode(message)
+        except _Unhandleable as exc:
+            return _Outcome(message, "unknown", "unhandleable", str(exc))
+        event_type = received.envelope.type
+        if message_id in seen:
+            return _Outcome(message, event_type, "duplicate")
+        parent = tracing.context_from_headers(message.headers)
+        token = tracing.set_correlation_id(received.envelope.correlation_id)
+        try:
+            with tracing.tracer().start_as_current_span(
+                f"{event_type} process", context=parent, kind=trace.SpanKind.CONSUMER
+            ) as span:
+                span.set_attribute("messaging.system", "rabbitmq")
+                span.set_attribute("messaging.message.id", message_id)
+                savepoint = session.begin_nested()
+                try:
+                    session.execute(
+                        self.inbox.insert().values(
+                            message_id=message_id, event_type=event_type, handled_at=datetime.now(timezone.utc)
+                        )
+                    )
+                    route.handler(session, received)
+                    savepoint.commit()
+                except Exception as exc:
+                    savepoint.rollback()
+                    if _is_connection_loss(exc):
+                        raise
+                    span.record_exception(exc)
+                    log.warning("handler failed for %s %s: %s", event_type, message_id, exc)
+                    return _Outcome(message, event_type, "failed", f"{type(exc).__name__}: {exc}")
+        finally:
+            tracing.reset_correlation_id(token)
+        seen.add(message_id)
+        return _Outcome(message, event_type, "handled")
+
+    def _decode(self, message) -> tuple[Route, Received]:
+        try:
+            event_type = Envelope.FromString(message.body).type
+        except DecodeError as exc:
+            raise _Unhandleable(f"body is not an Envelope: {exc}") from exc
+        route = self.handlers.routes.get(event_type)
+        if route is None:
+            raise _Unhandleable(f"no handler for {event_type!r}")
+        try:
+            return route, unpack(message.body, route.message_cls)
+        except (DecodeError, ValueError) as exc:
+            raise _Unhandleable(str(exc)) from exc
+
+    # -- after commit: acks, retries, dead letters ------------------------------------------------------
+
+    def _settle(self, outcomes: list[_Outcome], publisher: Publisher) -> None:
+        onward = [self._onward(o) for o in outcomes if o.result in ("failed", "unhandleable")]
+        if onward:
+            confirmed = publisher.publish([outgoing for _, outgoing in onward])
+            for outcome, outgoing in onward:
+                if confirmed[outgoing.message_id] is not None:
+                    # Not safely parked elsewhere: leave it to the broker to deliver again.
+                    outcome.message.requeue()
+                    outcome.result = "requeued"
+        now = time.time()
+        for outcome in outcomes:
+            if outcome.result == "requeued":
+                continue
+            outcome.message.ack()
+            if outcome.dead:
+                label = "dead_lettered"
+                metrics.BUS_DEAD_LETTERED.labels(self.service, outcome.event_type).inc()
+            elif outcome.result == "failed":
+                label = "retried"
+            else:
+                label = outcome.result
+                published_at = _float(outcome.message.headers.get(PUBLISHED_AT_HEADER))
+                if outcome.result == "handled" and published_at:
+                    metrics.BUS_EVENT_LATENCY.labels(self.service, outcome.event_type).observe(now - published_at)
+            metrics.BUS_EVENTS_HANDLED.labels(self.service, outcome.event_type, label).inc()
+
+    def _onward(self, outcome: _Outcome) -> tuple[_Outcome, Outgoing]:
+        """Where a failed delivery goes next: the next retry queue, or the dead letters."""
+        message = outcome.message
+        attempt = int(message.headers.get(ATTEMPT_HEADER, 1))
+        headers = {**message.headers, ERROR_HEADER: outcome.error[:500]}
+        if outcome.result == "failed" and attempt < self.subscription.max_attempts:
+            delay = self.subscription.retry_delays[attempt - 1]
+            headers.update({ATTEMPT_HEADER: attempt + 1, RETRY_AT_HEADER: repr(time.time() + delay)})
+            queue = self.subscription.retry_queue(attempt)
+        else:
+            outcome.dead = True
+            queue = self.subscription.dead_letters
+        return outcome, Outgoing(message.properties.get("message_id", ""), "", queue, message.body, headers)
+
+    def prune(self, retention: timedelta) -> int:
+        with self.sessions() as session, session.begin():
+            result = session.execute(
+                delete(self.inbox).where(self.inbox.c.handled_at < datetime.now(timezone.utc) - retention)
+            )
+        return result.rowcount
+
+
+def _float(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,142 @@
+"""Transactional outbox: events are rows written with the change, published later by the relay.
+
+A write never needs the broker: the event is committed with the data or not at all. The relay publishes
+pending rows in id order with confirms and marks them published; rows it could not publish get a growing
+delay. A relay that crashes between publishing and marking leaves rows pending, so they are sent again and
+the consumers' inboxes drop the duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+
+from google.protobuf.message import Message
+from kombu import Connection
+from opentelemetry import trace
+from sqlalchemy import Table, delete, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared import metrics, tracing
+from shared.bus.envelope import exchange_name, new_envelope
+from shared.bus.publisher import Outgoing, Publisher
+
+log = logging.getLogger(__name__)
+
+PUBLISHED_AT_HEADER = "x-published-at"
+MAX_BACKOFF_SECONDS = 300
+
+
+def record(session: Session, outbox: Table, payload: Message, *, organization_id: str) -> str:
+    """Add the event to the session's transaction; returns its id."""
+    envelope = new_envelope(payload, organization_id=organization_id, correlation_id=tracing.correlation_id())
+    session.execute(
+        outbox.insert().values(
+            event_id=envelope.id,
+            event_type=envelope.type,
+            envelope=envelope.SerializeToString(),
+            trace_headers=tracing.current_trace_headers(),
+            created_at=datetime.now(timezone.utc),
+            attempts=0,
+        )
+    )
+    return envelope.id
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Relay:
+    def __init__(self, service: str, sessions: sessionmaker, outbox: Table, batch_size: int):
+        self.service = service
+        self.sessions = sessions
+        self.outbox = outbox
+        self.batch_size = batch_size
+        self.exchange = exchange_name(service)
+
+    def publish_pending(self, publisher: Publisher) -> int:
+        """Publish one batch of due rows; returns how many were taken."""
+        now = _now()
+        with self.sessions() as session, session.begin():
+            rows = session.execute(
+                select(self.outbox.c.id, self.outbox.c.event_id, self.outbox.c.event_type,
+                       self.outbox.c.envelope, self.outbox.c.trace_headers, self.outbox.c.attempts)
+                .where(self.outbox.c.published_at.is_(None))
+                .where(or_(self.outbox.c.next_attempt_at.is_(None), self.outbox.c.next_attempt_at <= now))
+                .order_by(self.outbox.c.id)
+                .limit(self.batch_size)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                return 0
+            outcome = publisher.publish([self._outgoing(row) for row in rows])
+            published = [row.id for row in rows if outcome[row.event_id] is None]
+            if published:
+                session.execute(
+                    update(self.outbox).where(self.outbox.c.id.in_(published)).values(published_at=_now())
+                )
+            for row in rows:
+                error = outcome[row.event_id]
+                if error is None:
+                    metrics.BUS_EVENTS_PUBLISHED.labels(self.service, row.event_type).inc()
+                    continue
+                log.error("event not published", extra={"event_id": row.event_id, "reason": error})
+                delay = min(MAX_BACKOFF_SECONDS, 2 ** row.attempts)
+                session.execute(
+                    update(self.outbox).where(self.outbox.c.id == row.id).values(
+                        attempts=row.attempts + 1, last_error=error, next_attempt_at=now + timedelta(seconds=delay)
+                    )
+                )
+        return len(rows)
+
+    def _outgoing(self, row) -> Outgoing:
+        parent = tracing.context_from_headers(row.trace_headers)
+        with tracing.tracer().start_as_current_span(
+            f"{row.event_type} publish", context=parent, kind=trace.SpanKind.PRODUCER
+        ) as span:
+            span.set_attribute("messaging.system", "rabbitmq")
+            span.set_attribute("messaging.destination.name", self.exchange)
+            span.set_attribute("messaging.message.id", row.event_id)
+            headers = tracing.current_trace_headers()
+        headers[PUBLISHED_AT_HEADER] = repr(time.time())
+        return Outgoing(row.event_id, self.exchange, row.event_type, row.envelope, headers)
+
+    def observe_backlog(self) -> None:
+        with self.sessions() as session:
+            count, oldest = session.execute(
+                select(func.count(), func.min(self.outbox.c.created_at)).where(self.outbox.c.published_at.is_(None))
+            ).one()
+        metrics.BUS_OUTBOX_PENDING.labels(self.service).set(count)
+        age = (_now() - _aware(oldest)).total_seconds() if oldest else 0.0
+        metrics.BUS_OUTBOX_OLDEST_AGE.labels(self.service).set(max(age, 0.0))
+
+    def prune(self, retention: timedelta) -> int:
+        with self.sessions() as session, session.begin():
+            result = session.execute(
+                delete(self.outbox).where(self.outbox.c.published_at < _now() - retention)
+            )
+        return result.rowcount
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def run_relay(relay: Relay, connect, stop, poll_seconds: float) -> None:
+    """Publish until `stop` is set, reconnecting with a growing delay when the broker goes away."""
+    backoff = 0.5
+    while not stop.is_set():
+        try:
+            with connect() as connection:
+                publisher = Publisher(connection)
+                backoff = 0.5
+                while not stop.is_set():
+                    if relay.publish_pending(publisher) < relay.batch_size:
+                        stop.wait(poll_seconds)
+        except Exception:  # noqa: BLE001 - any failure: log, wait, reconnect
+            log.exception("outbox relay failed; retrying in %.1fs", backoff)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, 30.0)

@@ -1,0 +1,106 @@
+"""Publishing with publisher confirms, a batch at a time.
+
+Waiting for a confirm per message caps a relay at the round-trip rate; RabbitMQ confirms a stream of
+publishes asynchronously, so the relay sends a batch and then waits for every confirm (or return) in it.
+A message is only reported confirmed once the broker has acked it and did not return it as unroutable.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass, field
+
+from kombu import Connection, Producer
+
+from shared.bus.connection import supports_confirms
+from shared.bus.envelope import CONTENT_TYPE
+
+
+class PublishTimeout(Exception):
+    pass
+
+
+@dataclass
+class Outgoing:
+    message_id: str
+    exchange: str
+    routing_key: str
+    body: bytes
+    headers: dict = field(default_factory=dict)
+
+
+class Publisher:
+    def __init__(self, connection: Connection, confirm_timeout: float = 30.0):
+        self.connection = connection
+        self.confirm_timeout = confirm_timeout
+        self.channel = connection.channel()
+        self.producer = Producer(self.channel)
+        self.confirms = supports_confirms(connection)
+        self._next_tag = 1
+        self._open: set[int] = set()
+        self._nacked: set[int] = set()
+        self._returned: dict[str, str] = {}
+        if self.confirms:
+            self.channel.confirm_select()
+            self.channel.events["basic_ack"].add(self._on_ack)
+            self.channel.events["basic_nack"].add(self._on_nack)
+            self.channel.events["basic_return"].add(self._on_return)
+
+    def publish(self, batch: list[Outgoing]) -> dict[str, str | None]:
+        """Publish every message; answer message_id -> None when confirmed, or the reason it was not."""
+        tags: dict[int, str] = {}
+        for message in batch:
+            self.producer.publish(
+                message.body,
+                exchange=message.exchange,
+                routing_key=message.routing_key,
+                content_type=CONTENT_TYPE,
+                content_encoding="binary",
+                delivery_mode=2,
+                mandatory=True,
+                message_id=message.message_id,
+                headers=message.headers,
+                timestamp=int(time.time()),
+            )
+            tags[self._next_tag] = message.message_id
+            self._next_tag += 1
+        if not self.confirms:
+            return {message_id: None for message_id in tags.values()}
+        self._open = set(tags)
+        self._wait_for_confirms()
+        outcome: dict[str, str | None] = {}
+        for tag, message_id in tags.items():
+            returned = self._returned.pop(message_id, None)
+            outcome[message_id] = "nacked by the broker" if tag in self._nacked else returned
+        self._nacked.clear()
+        return outcome
+
+    def _wait_for_confirms(self) -> None:
+        deadline = time.monotonic() + self.confirm_timeout
+        while self._open:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise PublishTimeout(f"{len(self._open)} publishes not confirmed in time")
+            try:
+                self.connection.drain_events(timeout=min(remaining, 1.0))
+            except socket.timeout:
+                continue
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._settle(delivery_tag, multiple)
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        self._nacked |= self._settle(delivery_tag, multiple)
+
+    def _settle(self, delivery_tag: int, multiple: bool) -> set[int]:
+        settled = {t for t in self._open if t <= delivery_tag} if multiple else {delivery_tag} & self._open
+        self._open -= settled
+        return settled
+
+    def _on_return(self, exc, exchange, routing_key, message) -> None:
+        message_id = message.properties.get("message_id", "")
+        self._returned[message_id] = f"unroutable: no queue bound to {exchange!r} with key {routing_key!r}"
+
+    def close(self) -> None:
+        self.channel.close()

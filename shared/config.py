@@ -1,0 +1,119 @@
+"""Configuration from environment variables.
+
+Every setting a process reads is a field here, with its default and meaning; `python -m shared.cli config`
+prints them as the table in the README, so the docs cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    var_dir: Path = Field(
+        Path("var"),
+        alias="PSP_VAR_DIR",
+        description="Folder for the embedded default's SQLite files and file-based bus.",
+    )
+    database_url: str = Field(
+        "",
+        alias="DATABASE_URL",
+        description="SQLAlchemy URL of the service's database. `<SERVICE>_DATABASE_URL` (e.g. "
+        "`OCCUPANTS_DATABASE_URL`) wins over it; with neither, `sqlite:///$PSP_VAR_DIR/<service>.sqlite3`.",
+    )
+    bus_url: str = Field(
+        "",
+        alias="BUS_URL",
+        description="Broker URL, e.g. `amqp://guest:guest@127.0.0.1:5672/%2F`. Empty: the embedded "
+        "file-based bus under `$PSP_VAR_DIR/bus`.",
+    )
+    bus_prefetch: int = Field(
+        256, alias="BUS_PREFETCH", ge=1, description="Unacknowledged deliveries a consumer holds at once."
+    )
+    bus_batch_size: int = Field(
+        128,
+        alias="BUS_BATCH_SIZE",
+        ge=1,
+        description="Events the relay publishes, and deliveries a consumer handles, per database transaction.",
+    )
+    bus_retry_delays: Annotated[tuple[float, ...], NoDecode] = Field(
+        (1.0, 5.0, 30.0),
+        alias="BUS_RETRY_DELAYS",
+        description="Seconds before each retry of a failed delivery, comma-separated; after the last the "
+        "message is dead-lettered.",
+    )
+    outbox_poll_seconds: float = Field(
+        0.1, alias="OUTBOX_POLL_SECONDS", gt=0, description="How often the relay looks for unpublished events."
+    )
+    outbox_retention_days: int = Field(
+        7, alias="OUTBOX_RETENTION_DAYS", ge=1, description="Published outbox rows are pruned after this."
+    )
+    inbox_retention_days: int = Field(
+        30,
+        alias="INBOX_RETENTION_DAYS",
+        ge=1,
+        description="Handled message ids are remembered this long; a redelivery older than that is not "
+        "recognised as a duplicate.",
+    )
+    idempotency_retention_hours: int = Field(
+        24, alias="IDEMPOTENCY_RETENTION_HOURS", ge=1, description="How long an `Idempotency-Key` is honoured."
+    )
+    auth_jwt_secret: str = Field(
+        "", alias="AUTH_JWT_SECRET", description="HS256 secret that signs and verifies bearer tokens."
+    )
+    auth_jwt_public_key: str = Field(
+        "",
+        alias="AUTH_JWT_PUBLIC_KEY",
+        description="PEM public key (RS256/ES256) that verifies bearer tokens; wins over the secret.",
+    )
+    auth_jwt_audience: str = Field("psp", alias="AUTH_JWT_AUDIENCE", description="Required `aud` claim.")
+    log_level: str = Field("INFO", alias="LOG_LEVEL", description="One of DEBUG, INFO, WARNING, ERROR.")
+    port: int = Field(8000, alias="PORT", description="Port the API process listens on.")
+    worker_port: int = Field(
+        9000, alias="WORKER_PORT", description="Port the worker serves `/livez`, `/readyz` and `/metrics` on."
+    )
+
+    @field_validator("bus_retry_delays", mode="before")
+    @classmethod
+    def _split_delays(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(float(part) for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+    def database_url_for(self, service: str) -> str:
+        return (
+            os.environ.get(f"{service.upper()}_DATABASE_URL")
+            or self.database_url
+            or f"sqlite:///{self.var_dir.resolve()}/{service}.sqlite3"
+        )
+
+    @property
+    def embedded_bus(self) -> bool:
+        return not self.bus_url
+
+
+def settings_table() -> str:
+    """The README's configuration table, generated from the fields above."""
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for field in Settings.model_fields.values():
+        default = field.default
+        if isinstance(default, tuple):
+            default = ",".join(f"{d:g}" for d in default)
+        rows.append(f"| `{field.alias}` | `{default}` | {field.description} |")
+    return "\n".join(rows)

@@ -1,0 +1,89 @@
+"""OpenTelemetry tracing: provider set up per process, context carried across the bus in AMQP headers.
+
+The exporter follows the standard variables: OTEL_TRACES_EXPORTER (otlp, console or none; none when unset,
+so a laptop without a collector stays quiet), OTEL_EXPORTER_OTLP_* for the endpoint, OTEL_SERVICE_NAME and
+OTEL_RESOURCE_ATTRIBUTES for the resource, OTEL_SDK_DISABLED to switch tracing off. Under gunicorn the
+provider is created in `post_fork`, because the batch exporter's thread does not survive a fork.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import uuid
+
+from opentelemetry import context, propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+
+_correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="")
+
+
+def configure(service: str, exporter: SpanExporter | None = None) -> TracerProvider | None:
+    """Install a tracer provider for this process; `exporter` overrides the environment (tests)."""
+    if os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+        return None
+    exporter = exporter or _exporter_from_environment()
+    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service)})
+    provider = TracerProvider(resource=resource)
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def configure_once(service: str) -> None:
+    """Keep a provider already installed (by a test, or an earlier app in this process)."""
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        configure(service)
+
+
+def _exporter_from_environment() -> SpanExporter | None:
+    name = os.environ.get("OTEL_TRACES_EXPORTER", "none").strip().lower()
+    if name == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    if name == "console":
+        return ConsoleSpanExporter()
+    if name in ("", "none"):
+        return None
+    raise ValueError(f"OTEL_TRACES_EXPORTER={name!r} is not supported: use otlp, console or none")
+
+
+def tracer():
+    return trace.get_tracer("psp")
+
+
+def current_trace_headers() -> dict[str, str]:
+    """W3C traceparent/tracestate of the active span, for storing beside an outbox row."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+def context_from_headers(headers: dict | None) -> context.Context:
+    return propagate.extract({k: v for k, v in (headers or {}).items() if isinstance(v, str)})
+
+
+def correlation_id() -> str:
+    return _correlation_id.get()
+
+
+def set_correlation_id(value: str | None) -> contextvars.Token:
+    return _correlation_id.set(value or str(uuid.uuid4()))
+
+
+def reset_correlation_id(token: contextvars.Token) -> None:
+    _correlation_id.reset(token)
+
+
+def log_ids() -> dict[str, str]:
+    """Trace, span and correlation ids for the current log record."""
+    span = trace.get_current_span().get_span_context()
+    ids = {"correlation_id": correlation_id()}
+    if span.is_valid:
+        ids["trace_id"] = format(span.trace_id, "032x")
+        ids["span_id"] = format(span.span_id, "016x")
+    return ids

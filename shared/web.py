@@ -1,0 +1,175 @@
+"""The HTTP side of every service: app factory, request-scoped session, errors, health and metrics.
+
+A request is one unit of work: views add to `db_session()` and never commit; the session is committed
+after a successful response and rolled back otherwise, so a failed request changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from apiflask import APIFlask
+from apiflask.exceptions import HTTPError
+from flask import Response, current_app, g, jsonify, request
+from opentelemetry.instrumentation.flask import FlaskInstrumentor
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared import db, logs, metrics, tracing
+from shared.config import Settings
+from shared.health import Readiness
+from shared.problems import Problem, from_validation
+
+log = logging.getLogger(__name__)
+
+PUBLIC_ENDPOINTS = {"livez", "readyz", "metrics", "openapi", "static"}
+
+
+@dataclass
+class ServiceState:
+    service: object  # shared.service.Service
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker
+    readiness: Readiness
+
+
+def db_session() -> Session:
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["psp"].sessions()
+        g.db_session.begin()
+    return g.db_session
+
+
+def create_service_app(service, settings: Settings | None = None) -> APIFlask:
+    settings = settings or Settings()
+    logs.configure(service.name, settings.log_level)
+    tracing.configure_once(service.name)
+    app = APIFlask(
+        f"services.{service.name}",
+        title=f"{service.name.capitalize()} API",
+        version="1.0.0",
+        spec_path="/openapi.json",
+        docs_path="/docs",
+    )
+    app.config.update(
+        VALIDATION_ERROR_STATUS_CODE=422,
+        AUTO_404_RESPONSE=False,
+        SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        INFO={"description": service.description},
+    )
+    engine = db.make_engine(settings.database_url_for(service.name))
+    SQLAlchemyInstrumentor().instrument(engine=engine)
+    readiness = Readiness(service.name, "api", engine, settings, broker_required=False)
+    app.extensions["psp"] = ServiceState(service, settings, engine, db.make_sessionmaker(engine), readiness)
+    FlaskInstrumentor().instrument_app(app, excluded_urls="livez,readyz,metrics")
+
+    _install_unit_of_work(app)
+    _install_errors(app)
+    _install_operational_endpoints(app, readiness)
+    metrics.mark_started(service.name, "api")
+    return app
+
+
+def _install_unit_of_work(app: APIFlask) -> None:
+    @app.before_request
+    def _start():
+        g.started = time.perf_counter()
+        g.correlation_token = tracing.set_correlation_id(request.headers.get("X-Correlation-ID"))
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        session = g.pop("db_session", None)
+        if session is not None:
+            if response.status_code < 400:
+                try:
+                    session.commit()
+                except DBAPIError as exc:
+                    session.rollback()
+                    response = _database_problem(exc).to_response()
+            else:
+                session.rollback()
+            session.close()
+        response.headers["X-Correlation-ID"] = tracing.correlation_id()
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics.HTTP_REQUEST_DURATION.labels(
+            app.extensions["psp"].service.name, request.method, route, str(response.status_code)
+        ).observe(time.perf_counter() - g.started)
+        return response
+
+    @app.teardown_request
+    def _cleanup(_exc):
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.rollback()
+            session.close()
+        token = g.pop("correlation_token", None)
+        if token is not None:
+            tracing.reset_correlation_id(token)
+
+
+def _database_problem(exc: DBAPIError) -> Problem:
+    log.warning("database unavailable: %s", exc.__class__.__name__)
+    return Problem(503, "Service Unavailable", "The database cannot be reached; try again shortly.",
+                   headers={"Retry-After": "5"})
+
+
+def _install_errors(app: APIFlask) -> None:
+    @app.error_processor
+    def _http_error(error: HTTPError):
+        if error.status_code == 422 and isinstance(error.detail, dict) and error.detail:
+            return from_validation(error.detail).to_response()
+        detail = error.message if isinstance(error.message, str) else ""
+        title = {401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed"}.get(error.status_code, detail)
+        if error.status_code == 401:
+            detail = "A valid bearer token is required."
+        return Problem(error.status_code, title or "Error", detail, headers=dict(error.headers or {})).to_response()
+
+    @app.errorhandler(Problem)
+    def _problem(problem: Problem):
+        return problem.to_response()
+
+    @app.errorhandler(DBAPIError)
+    def _database(exc: DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
+            return _database_problem(exc).to_response()
+        log.exception("database error")
+        return Problem(500, "Internal Server Error", "The request could not be completed.").to_response()
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return Problem(500, "Internal Server Error", "The request could not be completed.").to_response()
+
+
+def _install_operational_endpoints(app: APIFlask, readiness: Readiness) -> None:
+    @app.get("/livez")
+    @app.doc(hide=True)
+    def livez():
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    @app.doc(hide=True)
+    def readyz():
+        report = readiness.check()
+        return jsonify(report), (200 if report["ready"] else 503)
+
+    @app.get("/metrics")
+    @app.doc(hide=True)
+    def metrics_endpoint():
+        body, content_type = metrics.render()
+        return Response(body, content_type=content_type)
+
+
+def get_visible(model, row_id: str, what: str):
+    """The caller's organization's row with this id, or a 404 that reveals nothing (X-1)."""
+    from shared.auth import principal
+
+    row = db_session().get(model, row_id)
+    if row is None or row.organization_id != principal().organization_id:
+        raise Problem(404, "Not Found", f"No such {what}.")
+    return row
