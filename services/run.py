@@ -20,7 +20,8 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from services import NAMES
-from shared import auth, db, migrations
+from shared import auth, db
+from shared.cli import migrate
 from shared.config import Settings
 from shared.service import load
 
@@ -123,7 +124,7 @@ def main() -> int:
     mode = "RabbitMQ" if settings.bus_url else f"embedded (SQLite and file bus under {settings.var_dir}/)"
     print(f"Property service platform — {mode}", flush=True)
     for name in NAMES:
-        migrations.upgrade(load(name), settings.database_url_for(name))
+        migrate(load(name), settings)
     seed_demo(settings)
 
     stopping = []

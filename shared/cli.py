@@ -25,12 +25,21 @@ def _subscription(name: str):
     return settings, subscription
 
 
-def cmd_migrate(args) -> None:
+def migrate(service: Service, settings: config.Settings) -> None:
+    """Schema and bus topology are both part of a deploy: declaring the service's queues here, before any
+    service runs, means no event published in the first seconds of a release misses a consumer."""
     from shared import migrations
+    from shared.worker import declare_topology
 
+    migrations.upgrade(service, settings.database_url_for(service.name))
+    with connect(settings) as connection:
+        declare_topology(connection, _platform() if settings.embedded_bus else [service], settings.bus_retry_delays)
+
+
+def cmd_migrate(args) -> None:
     service = load(args.service)
-    migrations.upgrade(service, config.Settings().database_url_for(service.name))
-    print(f"{service.name}: migrated to head")
+    migrate(service, config.Settings())
+    print(f"{service.name}: database migrated to head, bus topology declared")
 
 
 def cmd_makemigration(args) -> None:

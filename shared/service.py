@@ -29,9 +29,9 @@ class Service:
 
 
 def load(name: str) -> Service:
-    """The service defined in `services/<name>/service.py`."""
+    """The service defined in `services/<name>/service.py`, or in the module a dotted path names."""
     try:
-        module = importlib.import_module(f"services.{name}.service")
+        module = importlib.import_module(name if "." in name else f"services.{name}.service")
     except ModuleNotFoundError as exc:
         raise SystemExit(f"unknown service {name!r}") from exc
     return module.SERVICE

@@ -61,14 +61,11 @@ class Worker:
         )
         self.readiness = Readiness(self.service.name, "worker", self.engine, self.settings, broker_required=True)
 
-    # -- topology ---------------------------------------------------------------------------------------
-
     def declare_topology(self, connection) -> None:
-        """RabbitMQ: this service's exchange and queues. The embedded bus keeps bindings per process for
-        queues it has not seen, so there every worker declares the whole platform's topology."""
+        """The embedded bus keeps bindings only for queues some process declared, so there every worker
+        declares the whole platform's topology; on RabbitMQ each declares its own."""
         services = self.platform if self.settings.embedded_bus and self.platform else [self.service]
-        subscriptions = [s for s in (svc.subscription(self.settings.bus_retry_delays) for svc in services) if s]
-        declare(connection.default_channel, publishers=[svc.name for svc in services], subscriptions=subscriptions)
+        declare_topology(connection, services, self.settings.bus_retry_delays)
 
     def _connect(self):
         connection = connect(self.settings)
@@ -128,6 +125,7 @@ class Worker:
     # -- process ----------------------------------------------------------------------------------------
 
     def health_app(self) -> Flask:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per probe is noise
         app = Flask(f"{self.service.name}-worker")
         app.get("/livez")(lambda: jsonify(status="ok"))
 
@@ -168,6 +166,11 @@ class Worker:
         server.shutdown()
         self.engine.dispose()
         log.info("worker stopped")
+
+
+def declare_topology(connection, services: list[Service], retry_delays: tuple[float, ...]) -> None:
+    subscriptions = [s for s in (svc.subscription(retry_delays) for svc in services) if s]
+    declare(connection.default_channel, publishers=[svc.name for svc in services], subscriptions=subscriptions)
 
 
 def main(service: Service, platform: list[Service]) -> None:

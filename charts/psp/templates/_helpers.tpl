@@ -26,12 +26,17 @@ Names, labels and the per-service settings every template shares.
 {{- join "-" $parts | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{- define "psp.commonLabels" -}}
+{{- define "psp.baseLabels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/part-of: {{ include "psp.name" . }}
+app.kubernetes.io/part-of: psp
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end -}}
+
+{{/* Labels of release-wide objects. */}}
+{{- define "psp.commonLabels" -}}
+{{ include "psp.baseLabels" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{/* Labels that select one service's component: (dict "root" $ "name" ... "component" ...). */}}
@@ -43,15 +48,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end -}}
 
+{{/* Labels of one service's objects: (dict "root" $ "name" ... "component" ...). */}}
 {{- define "psp.labels" -}}
-{{ include "psp.commonLabels" .root }}
+{{ include "psp.baseLabels" .root }}
 {{ include "psp.selectorLabels" . }}
-{{- end -}}
-
-{{/* Labels shared by every pod of the release (what the default-deny policy selects). */}}
-{{- define "psp.releasePodSelector" -}}
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/part-of: {{ include "psp.name" . }}
 {{- end -}}
 
 {{/*
@@ -148,7 +148,8 @@ Deployments; the migration Job, which runs before that ConfigMap exists, gets th
 {{- end -}}
 
 {{/*
-Environment taken from Secrets, as an env list. Operator-made Secrets hold user and
+Environment taken from Secrets, as an env list: (dict "root" $ "service" $s "withAuth" true);
+migrations verify no token, so their Job goes without the token key. Operator-made Secrets hold user and
 password apart, so the URL is composed with Kubernetes' $(VAR) expansion, which needs
 the parts listed first.
 */}}
@@ -181,7 +182,8 @@ the parts listed first.
   valueFrom: {secretKeyRef: {name: {{ $root.Values.bus.existingSecret }}, key: {{ $root.Values.bus.urlKey }}}}
 {{- end }}
 {{- with $root.Values.auth }}
-{{- if .jwtPublicKeyKey }}
+{{- if not $.withAuth }}
+{{- else if .jwtPublicKeyKey }}
 - name: AUTH_JWT_PUBLIC_KEY
   valueFrom: {secretKeyRef: {name: {{ .existingSecret }}, key: {{ .jwtPublicKeyKey }}}}
 {{- else }}
@@ -262,11 +264,16 @@ args: [{{ .component }}, {{ .name }}]
 
 {{/*
 Hook annotations of the migration Job and its ServiceAccount: (dict "root" $ "weight" "-10").
-Migrations run before the new version starts; but a database that this release creates
-(cloudnativepg.enabled) does not exist before install, so then the first run is post-install.
+Migrations (schema and bus topology) run before the new version starts; but a database or
+broker that this release creates does not exist before install, so then the first run is
+post-install.
 */}}
+{{- define "psp.migrationsAfterInstall" -}}
+{{- if or .Values.cloudnativepg.enabled .Values.rabbitmqCluster.enabled }}true{{ end -}}
+{{- end -}}
+
 {{- define "psp.migrationHookAnnotations" -}}
-helm.sh/hook: {{ ternary "post-install,pre-upgrade" "pre-install,pre-upgrade" .root.Values.cloudnativepg.enabled }}
+helm.sh/hook: {{ ternary "post-install,pre-upgrade" "pre-install,pre-upgrade" (eq (include "psp.migrationsAfterInstall" .root) "true") }}
 helm.sh/hook-weight: {{ .weight | quote }}
 helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
 {{- end -}}

@@ -1,0 +1,288 @@
+"""The bus benchmark: occupants' person.registered.v1 through the whole chassis path into ticketing.
+
+write (person + outbox row, one transaction) -> relay (confirms) -> RabbitMQ -> ticketing consumer
+(inbox row + reporter upsert, one transaction) -> ack, on PostgreSQL and RabbitMQ, measured against raw
+kombu on the same broker in the same run.
+
+1. Throughput: N events written by concurrent writer processes while the real worker processes relay and
+   consume; N / (first write -> last handled), as a fraction of raw kombu's msgs/s.
+2. Latency: writers paced at half that rate for M events; p99 of the chassis' own publish->handled
+   histogram (`bus_event_latency_seconds` on the ticketing worker's /metrics), against raw kombu paced at
+   the same rate and read through the same bucket estimator.
+3. Correctness over all N + M events: every event has exactly one inbox row and one reporter, and the
+   consumer applied no effect twice (its `handled` count equals the distinct events handled).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import secrets
+import shutil
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+from kombu import Connection, Queue
+from sqlalchemy import create_engine, text
+
+from bench import raw
+from bench.infra import (
+    WorkerProcess,
+    bucketize,
+    databases,
+    exact_quantile,
+    histogram_quantile,
+    progress,
+    vhost,
+)
+from shared import db
+from shared.metrics import LATENCY_BUCKETS
+
+MUST_BE_ZERO = ("bus_lost_events", "bus_duplicated_effects")
+STALL_SECONDS = 60
+
+
+def run(events: int) -> list[dict]:
+    paced = int(os.environ.get("BENCH_PACED_EVENTS", min(5000, max(1, events // 4))))
+    writers = int(os.environ.get("BENCH_WRITERS", "3"))
+    logs = Path(tempfile.mkdtemp(prefix="psp-bench-"))
+    with vhost() as bus_url, databases(["occupants", "ticketing"]) as urls:
+        size = _envelope_size()
+        progress(f"raw kombu: {events} messages of {size} bytes")
+        raw_rate, _ = raw.run(bus_url, events, size)
+        progress(f"raw kombu: {raw_rate:.0f} msgs/s")
+
+        occupants, ticketing = create_engine(urls["occupants"]), create_engine(urls["ticketing"])
+        site_id = _seed_site(urls["occupants"])
+        workers = [WorkerProcess(name, _worker_env(bus_url, urls, logs), logs) for name in ("occupants", "ticketing")]
+        try:
+            for worker in workers:
+                worker.wait_ready()
+            _wait_consuming(bus_url, "ticketing.inbox")
+
+            progress(f"full path: {events} events from {writers} writers, flat out")
+            started, written = _write(urls["occupants"], site_id, 0, events, writers, rate=None)
+            progress(f"written at {events / (written - started):.0f} events/s")
+            _wait_handled(ticketing, events)
+            throughput = events / (_last_handled(ticketing) - started)
+            progress(f"full path: {throughput:.0f} events/s")
+
+            rate = throughput / 2
+            progress(f"full path: {paced} events at {rate:.0f} events/s")
+            before = workers[1].metrics()
+            _write(urls["occupants"], site_id, events, paced, writers, rate=rate)
+            _wait_handled(ticketing, events + paced)
+            after = workers[1].metrics()
+            p99 = histogram_quantile(0.99, _latency_buckets(after, before))
+            _report_commit_to_handled(occupants, ticketing, events)
+            lost, duplicated = _verify(occupants, ticketing, after)
+        finally:
+            for worker in workers:
+                worker.stop()
+            occupants.dispose()
+            ticketing.dispose()
+
+        progress(f"raw kombu: {paced} messages at {rate:.0f} msgs/s")
+        _, raw_latencies = raw.run(bus_url, paced, size, rate=rate)
+        raw_p99 = histogram_quantile(0.99, bucketize(raw_latencies, LATENCY_BUCKETS))
+        progress(f"raw kombu p99: {_ms(raw_p99)} ms estimated, {_ms(exact_quantile(0.99, raw_latencies))} ms exact")
+
+    if lost or duplicated:
+        progress(f"worker logs kept in {logs}")
+    else:
+        shutil.rmtree(logs, ignore_errors=True)
+    return [
+        _figure("bus_throughput", throughput, "events/s", raw_rate, ">= 0.5"),
+        _figure("bus_p99_latency_at_half_max", _ms(p99), "ms", _ms(raw_p99), "<= 50"),
+        {"bench": "bus_lost_events", "value": lost, "unit": "events", "baseline": 0, "ratio": None,
+         "target": "== 0"},
+        {"bench": "bus_duplicated_effects", "value": duplicated, "unit": "events", "baseline": 0, "ratio": None,
+         "target": "== 0"},
+    ]
+
+
+def _figure(name: str, value, unit: str, baseline, target: str) -> dict:
+    ratio = round(value / baseline, 3) if value is not None and baseline else None
+    return {"bench": name, "value": _round(value), "unit": unit, "baseline": _round(baseline), "ratio": ratio,
+            "target": target}
+
+
+def _round(value):
+    return None if value is None else round(value, 1)
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+# -- setup --------------------------------------------------------------------------------------------------
+
+
+def _envelope_size() -> int:
+    """Bytes of a real person.registered.v1 envelope, so the raw baseline moves the same payload."""
+    from psp.occupants.v1.events_pb2 import PersonRegistered
+
+    from shared.bus.envelope import new_envelope
+
+    payload = PersonRegistered(person_id=str(uuid.uuid4()), kind="individual", full_name="Bench Person 00001",
+                               phone="+86 138 00000001", preferred_language="zh-CN", preferred_channels=["sms"],
+                               site_id=str(uuid.uuid4()))
+    return len(new_envelope(payload, organization_id=str(uuid.uuid4())).SerializeToString())
+
+
+def _seed_site(url: str) -> str:
+    from services.occupants.domain import create_site
+
+    engine = db.make_engine(url)
+    with db.make_sessionmaker(engine)() as session, session.begin():
+        site_id = create_site(session, str(uuid.uuid4()), code="BENCH", name="Bench site").id
+    engine.dispose()
+    return site_id
+
+
+def _worker_env(bus_url: str, urls: dict[str, str], var_dir: Path) -> dict[str, str]:
+    """The production configuration, pointed at this run's vhost and databases; BUS_* tuning passes through."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
+    env.update(BUS_URL=bus_url, OCCUPANTS_DATABASE_URL=urls["occupants"], TICKETING_DATABASE_URL=urls["ticketing"],
+               AUTH_JWT_SECRET=secrets.token_urlsafe(32), PSP_VAR_DIR=str(var_dir))
+    return env
+
+
+def _wait_consuming(bus_url: str, queue: str, timeout: float = 60) -> None:
+    """The relay's first publish must find the inbox bound, or it would be returned as unroutable."""
+    deadline = time.monotonic() + timeout
+    with Connection(bus_url) as connection:
+        while time.monotonic() < deadline:
+            try:
+                _, _, consumers = Queue(queue)(connection.channel()).queue_declare(passive=True)
+                if consumers:
+                    return
+            except Exception:  # noqa: BLE001 - not declared yet; the channel is closed by the error
+                pass
+            time.sleep(0.2)
+    raise RuntimeError(f"no consumer on {queue}")
+
+
+# -- writing ------------------------------------------------------------------------------------------------
+
+
+def _writer(url: str, site_id: str, indices: range, first: int, rate: float | None, ready, go, start_at,
+            done) -> None:
+    """Register one person per transaction through the domain function, as the API does per request."""
+    from services.occupants.domain import register_person
+    from services.occupants.models import Site
+
+    engine = db.make_engine(url)
+    sessions = db.make_sessionmaker(engine)
+    with sessions() as session:
+        site = session.get(Site, site_id)
+    ready.release()
+    go.wait()
+    for k in indices:
+        if rate:
+            delay = start_at.value + (k - first) / rate - time.time()
+            if delay > 0:
+                time.sleep(delay)
+        with sessions() as session, session.begin():
+            register_person(session, site, registered_by="bench", kind="individual",
+                            full_name=f"Bench Person {k:05d}", phone=f"+86 138 {k:08d}")
+    engine.dispose()
+    done.put(time.time())
+
+
+def _write(url: str, site_id: str, first: int, count: int, writers: int, rate: float | None) -> tuple[float, float]:
+    """Write events first..first+count across processes (paced at `rate`/s overall, or flat out).
+
+    Answers (time of the first write, time the last writer finished). The writers load their imports and
+    connections before the clock starts, so start-up is not counted as bus time.
+    """
+    context = multiprocessing.get_context("spawn")
+    ready, go, done = context.Semaphore(0), context.Event(), context.Queue()
+    start_at = context.Value("d", 0.0)
+    processes = [
+        context.Process(target=_writer, daemon=True,
+                        args=(url, site_id, range(first + i, first + count, writers), first, rate, ready, go,
+                              start_at, done))
+        for i in range(writers)
+    ]
+    for process in processes:
+        process.start()
+    for _ in processes:
+        ready.acquire()
+    start_at.value = time.time()
+    go.set()
+    finished = max(done.get(timeout=3600) for _ in processes)
+    for process in processes:
+        process.join(10)
+    return start_at.value, finished
+
+
+# -- observing ----------------------------------------------------------------------------------------------
+
+
+def _count(engine, sql: str) -> int:
+    with engine.connect() as connection:
+        return connection.execute(text(sql)).scalar_one()
+
+
+def _wait_handled(ticketing, expected: int) -> None:
+    """Until the inbox holds `expected` rows, or nothing has moved for STALL_SECONDS."""
+    seen, moved = -1, time.monotonic()
+    while (count := _count(ticketing, "SELECT count(*) FROM inbox")) < expected:
+        if count != seen:
+            seen, moved = count, time.monotonic()
+        elif time.monotonic() - moved > STALL_SECONDS:
+            progress(f"stalled at {count} of {expected} handled")
+            return
+        time.sleep(0.1)
+
+
+def _last_handled(ticketing) -> float:
+    with ticketing.connect() as connection:
+        return connection.execute(text("SELECT extract(epoch FROM max(handled_at)) FROM inbox")).scalar_one()
+
+
+def _latency_buckets(after: dict, before: dict) -> list[tuple[float, float]]:
+    """Ticketing's publish->handled histogram over the paced phase only (the difference of two scrapes)."""
+    buckets: dict[float, float] = defaultdict(float)
+    for key, value in after.items():
+        name, labels = key
+        labels = dict(labels)
+        if name == "bus_event_latency_seconds_bucket" and labels.get("service") == "ticketing":
+            buckets[float(labels["le"])] += value - before.get(key, 0.0)
+    return list(buckets.items())
+
+
+def _report_commit_to_handled(occupants, ticketing, skip: int) -> None:
+    """On stderr: write -> handled for the paced events, which adds the relay's polling to publish->handled."""
+    with occupants.connect() as connection:
+        created = dict(connection.execute(text(
+            "SELECT event_id, extract(epoch FROM created_at) FROM outbox ORDER BY id OFFSET :skip"), {"skip": skip}))
+    with ticketing.connect() as connection:
+        handled = dict(connection.execute(text("SELECT message_id, extract(epoch FROM handled_at) FROM inbox")))
+    latencies = [float(handled[i] - at) for i, at in created.items() if i in handled]
+    progress(f"paced write->handled: p50 {_ms(exact_quantile(0.5, latencies))} ms, "
+             f"p99 {_ms(exact_quantile(0.99, latencies))} ms (includes OUTBOX_POLL_SECONDS)")
+
+
+def _verify(occupants, ticketing, metrics: dict) -> tuple[int, int]:
+    """Lost: events without their inbox row or their reporter. Duplicated: effects applied more than once."""
+    with occupants.connect() as connection:
+        events = set(connection.execute(text("SELECT event_id FROM outbox")).scalars())
+        persons = set(connection.execute(text("SELECT id FROM persons")).scalars())
+    with ticketing.connect() as connection:
+        inbox = set(connection.execute(text("SELECT message_id FROM inbox")).scalars())
+        reporters = set(connection.execute(text("SELECT person_id FROM reporters")).scalars())
+    outcomes: dict[str, float] = defaultdict(float)
+    for (name, labels), value in metrics.items():
+        labels = dict(labels)
+        if name == "bus_events_handled_total" and labels.get("service") == "ticketing":
+            outcomes[labels["outcome"]] += value
+    lost = max(len(events - inbox), len(persons - reporters))
+    duplicated = int(max(0, outcomes["handled"] - len(inbox & events))) + len(inbox - events) + len(reporters - persons)
+    progress(f"{len(events)} events, {len(inbox)} inbox rows, {len(reporters)} reporters; consumer outcomes "
+             f"{dict(outcomes)}")
+    return lost, duplicated

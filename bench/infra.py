@@ -1,0 +1,161 @@
+"""Throwaway infrastructure for a benchmark run: a RabbitMQ vhost, PostgreSQL databases, worker processes.
+
+Everything is created fresh and removed afterwards, so a run neither sees nor leaves state behind, and
+the workers are the real `python -m shared.cli worker` processes, configured only through the environment
+as in production.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from prometheus_client.parser import text_string_to_metric_families
+
+from shared import migrations
+from shared.service import load
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+AMQP_ROOT = os.environ.get("BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672")
+
+
+def progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=120)
+
+
+@contextmanager
+def vhost():
+    """A vhost of its own, so queue depths and bindings are the benchmark's alone."""
+    name = f"psp_bench_{secrets.token_hex(4)}"
+    _rabbitmqctl("add_vhost", name)
+    try:
+        _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+        yield f"{AMQP_ROOT}/{name}"
+    finally:
+        _rabbitmqctl("delete_vhost", name)
+
+
+@contextmanager
+def databases(services: list[str]):
+    """A fresh, migrated database per service: name -> SQLAlchemy URL."""
+    run = secrets.token_hex(4)
+    names = {service: f"psp_bench_{run}_{service}" for service in services}
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
+            for name in names.values():
+                connection.execute(f'CREATE DATABASE "{name}"')
+        urls = {service: f"{base}/{name}" for service, name in names.items()}
+        for service, url in urls.items():
+            migrations.upgrade(load(service), url)
+        yield urls
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
+            for name in names.values():
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class WorkerProcess:
+    """One `python -m shared.cli worker <service>` process, its log kept in a file rather than our stderr."""
+
+    def __init__(self, service: str, env: dict[str, str], log_dir: Path):
+        self.service = service
+        self.port = free_port()
+        self.log_path = log_dir / f"{service}-worker.log"
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "shared.cli", "worker", service],
+                env={**env, "WORKER_PORT": str(self.port)}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            )
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as response:
+                return response.status, response.read()
+        except OSError as exc:
+            return getattr(exc, "code", 0) or 0, b""
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while self.get("/readyz")[0] != 200:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{self.service} worker did not become ready; see {self.log_path}")
+            time.sleep(0.2)
+
+    def metrics(self) -> dict[tuple[str, tuple], float]:
+        """Every sample on /metrics: (name, sorted labels) -> value."""
+        status, body = self.get("/metrics")
+        if status != 200:
+            raise RuntimeError(f"{self.service} worker /metrics answered {status}")
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(body.decode())
+            for sample in family.samples
+        }
+
+    def stop(self) -> None:
+        """SIGTERM lets the worker finish the batch in hand, as a rolling deploy would."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
+    """Prometheus' estimate from cumulative (upper bound, count) buckets: linear within the bucket.
+
+    The same estimator serves the chassis histogram and the raw baseline's samples, so both latency
+    figures carry the same bucket error.
+    """
+    buckets = sorted(buckets)
+    total = buckets[-1][1] if buckets else 0
+    if total <= 0:
+        return None
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for upper, count in buckets:
+        if count >= rank:
+            if upper == float("inf"):
+                return lower
+            return lower + (upper - lower) * (rank - below) / max(count - below, 1e-12)
+        lower, below = upper, count
+    return lower
+
+
+def bucketize(samples: list[float], bounds: tuple[float, ...]) -> list[tuple[float, float]]:
+    """Cumulative buckets of raw samples, as a Prometheus histogram with these bounds would hold them."""
+    ordered = sorted(samples)
+    cumulative, i = [], 0
+    for bound in (*bounds, float("inf")):
+        while i < len(ordered) and ordered[i] <= bound:
+            i += 1
+        cumulative.append((bound, float(i)))
+    return cumulative
+
+
+def exact_quantile(q: float, samples: list[float]) -> float | None:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
