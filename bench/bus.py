@@ -66,29 +66,31 @@ def run(events: int) -> list[dict]:
             progress(f"full path: {events} events from {writers} writers, flat out")
             started, written = _write(urls["occupants"], site_id, 0, events, writers, rate=None)
             progress(f"written at {events / (written - started):.0f} events/s")
-            _wait_handled(ticketing, events)
-            throughput = events / (_last_handled(ticketing) - started)
+            complete = _wait_handled(ticketing, events)
+            handled = _count(ticketing, "SELECT count(*) FROM inbox")
+            throughput = handled / (_last_handled(ticketing) - started) if handled else 0.0
             progress(f"full path: {throughput:.0f} events/s")
 
-            rate = throughput / 2
-            progress(f"full path: {paced} events at {rate:.0f} events/s")
-            before = workers[1].metrics()
-            _write(urls["occupants"], site_id, events, paced, writers, rate=rate)
-            _wait_handled(ticketing, events + paced)
-            after = workers[1].metrics()
-            p99 = histogram_quantile(0.99, _latency_buckets(after, before))
-            _report_commit_to_handled(occupants, ticketing, events)
-            lost, duplicated = _verify(occupants, ticketing, after)
+            rate, p99, before = throughput / 2, None, workers[1].metrics()
+            if complete:  # a stalled path has no meaningful maximum rate to halve
+                progress(f"full path: {paced} events at {rate:.0f} events/s")
+                _write(urls["occupants"], site_id, events, paced, writers, rate=rate)
+                _wait_handled(ticketing, events + paced)
+                p99 = histogram_quantile(0.99, _latency_buckets(workers[1].metrics(), before))
+                _report_commit_to_handled(occupants, ticketing, events)
+            lost, duplicated = _verify(occupants, ticketing, workers[1].metrics())
         finally:
             for worker in workers:
                 worker.stop()
             occupants.dispose()
             ticketing.dispose()
 
-        progress(f"raw kombu: {paced} messages at {rate:.0f} msgs/s")
-        _, raw_latencies = raw.run(bus_url, paced, size, rate=rate)
-        raw_p99 = histogram_quantile(0.99, bucketize(raw_latencies, LATENCY_BUCKETS))
-        progress(f"raw kombu p99: {_ms(raw_p99)} ms estimated, {_ms(exact_quantile(0.99, raw_latencies))} ms exact")
+        raw_p99 = None
+        if p99 is not None:
+            progress(f"raw kombu: {paced} messages at {rate:.0f} msgs/s")
+            _, raw_latencies = raw.run(bus_url, paced, size, rate=rate)
+            raw_p99 = histogram_quantile(0.99, bucketize(raw_latencies, LATENCY_BUCKETS))
+            progress(f"raw kombu p99: {_ms(raw_p99)} ms estimated, {_ms(exact_quantile(0.99, raw_latencies))} ms exact")
 
     if lost or duplicated:
         progress(f"worker logs kept in {logs}")
@@ -228,21 +230,22 @@ def _count(engine, sql: str) -> int:
         return connection.execute(text(sql)).scalar_one()
 
 
-def _wait_handled(ticketing, expected: int) -> None:
-    """Until the inbox holds `expected` rows, or nothing has moved for STALL_SECONDS."""
+def _wait_handled(ticketing, expected: int) -> bool:
+    """Until the inbox holds `expected` rows (True), or nothing has moved for STALL_SECONDS (False)."""
     seen, moved = -1, time.monotonic()
     while (count := _count(ticketing, "SELECT count(*) FROM inbox")) < expected:
         if count != seen:
             seen, moved = count, time.monotonic()
         elif time.monotonic() - moved > STALL_SECONDS:
             progress(f"stalled at {count} of {expected} handled")
-            return
+            return False
         time.sleep(0.1)
+    return True
 
 
 def _last_handled(ticketing) -> float:
     with ticketing.connect() as connection:
-        return connection.execute(text("SELECT extract(epoch FROM max(handled_at)) FROM inbox")).scalar_one()
+        return float(connection.execute(text("SELECT extract(epoch FROM max(handled_at)) FROM inbox")).scalar_one())
 
 
 def _latency_buckets(after: dict, before: dict) -> list[tuple[float, float]]:
@@ -260,10 +263,11 @@ def _report_commit_to_handled(occupants, ticketing, skip: int) -> None:
     """On stderr: write -> handled for the paced events, which adds the relay's polling to publish->handled."""
     with occupants.connect() as connection:
         created = dict(connection.execute(text(
-            "SELECT event_id, extract(epoch FROM created_at) FROM outbox ORDER BY id OFFSET :skip"), {"skip": skip}))
+            "SELECT event_id, extract(epoch FROM created_at) FROM outbox ORDER BY id OFFSET :skip"), {"skip": skip}
+        ).tuples())
     with ticketing.connect() as connection:
-        handled = dict(connection.execute(text("SELECT message_id, extract(epoch FROM handled_at) FROM inbox")))
-    latencies = [float(handled[i] - at) for i, at in created.items() if i in handled]
+        handled = dict(connection.execute(text("SELECT message_id, extract(epoch FROM handled_at) FROM inbox")).tuples())
+    latencies = [float(handled[i]) - float(at) for i, at in created.items() if i in handled]
     progress(f"paced write->handled: p50 {_ms(exact_quantile(0.5, latencies))} ms, "
              f"p99 {_ms(exact_quantile(0.99, latencies))} ms (includes OUTBOX_POLL_SECONDS)")
 

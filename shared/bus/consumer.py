@@ -110,13 +110,15 @@ class InboxConsumer:
     def consume(self, connection: Connection, stop, on_ready: Callable[[], None] = lambda: None) -> None:
         channel = connection.channel()
         publisher = Publisher(connection)
+        self._buffer.clear()  # deliveries from a lost connection cannot be acked; the broker redelivers them
         with Consumer(channel, queues=[Queue(self.subscription.inbox)], on_message=self._buffer.append) as consumer:
             consumer.qos(prefetch_count=self.prefetch)
             on_ready()
             while not stop.is_set():
                 self._fill_batch(connection)
                 if self._buffer:
-                    batch, self._buffer = self._buffer, []
+                    batch = self._buffer[:]
+                    self._buffer.clear()
                     self.handle_batch(batch, publisher)
 
     def _fill_batch(self, connection: Connection) -> None:

@@ -181,14 +181,15 @@ the parts listed first.
 - name: BUS_URL
   valueFrom: {secretKeyRef: {name: {{ $root.Values.bus.existingSecret }}, key: {{ $root.Values.bus.urlKey }}}}
 {{- end }}
+{{- if .withAuth }}
 {{- with $root.Values.auth }}
-{{- if not $.withAuth }}
-{{- else if .jwtPublicKeyKey }}
+{{- if .jwtPublicKeyKey }}
 - name: AUTH_JWT_PUBLIC_KEY
   valueFrom: {secretKeyRef: {name: {{ .existingSecret }}, key: {{ .jwtPublicKeyKey }}}}
 {{- else }}
 - name: AUTH_JWT_SECRET
   valueFrom: {secretKeyRef: {name: {{ .existingSecret }}, key: {{ .jwtSecretKey }}}}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end -}}

@@ -1,0 +1,160 @@
+"""No data lost, no effect twice: broker restarts, killed consumers, outages and poison messages.
+
+The probe consumer's `effects` table has no unique key, so handling one event twice would show as a
+second row: every test counts effects, not just rows that an upsert would hide.
+"""
+
+import os
+import signal
+import threading
+
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import text
+
+from services.occupants import domain
+from services.occupants.models import Site
+from shared import db
+from shared.bus.connection import connect
+from shared.bus.parking import list_dead_letters, replay_dead_letters
+from shared.config import Settings
+from shared.service import load
+from tests.conftest import ORG_A, bearer, rabbitmqctl, running_workers, start_worker_process, wait_until
+from tests.support.tcp_proxy import TcpProxy
+
+pytestmark = pytest.mark.integration
+
+PROBE = "tests.support.probe.service"
+
+
+@pytest.fixture
+def writer(platform_env):
+    """Registers people straight through the occupants domain, each in its own transaction."""
+    engine = db.make_engine(platform_env["occupants"])
+    sessions = db.make_sessionmaker(engine)
+    with sessions() as session, session.begin():
+        site = domain.create_site(session, ORG_A, code="RL", name="Reliability Court")
+
+    def register(count: int, prefix: str = "person", on_each=lambda i: None) -> None:
+        for i in range(count):
+            with sessions() as session, session.begin():
+                domain.register_person(session, session.get(Site, site.id), registered_by="test", kind="individual",
+                                       full_name=f"{prefix}-{i}", phone=str(i))
+            on_each(i)
+
+    yield register
+    engine.dispose()
+
+
+def effects(databases) -> tuple[int, int]:
+    with databases["probe"].engine.connect() as connection:
+        return connection.execute(text("SELECT count(*), count(DISTINCT person_id) FROM effects")).one()
+
+
+def assert_exactly_once(databases, expected: int, timeout: float = 90) -> None:
+    wait_until(lambda: effects(databases)[0] >= expected, timeout=timeout, interval=0.25,
+               what=f"{expected} effects")
+    total, distinct = effects(databases)
+    assert (total, distinct) == (expected, expected), f"{total} effects for {distinct} events, expected {expected}"
+
+
+def test_broker_restarted_mid_stream_loses_nothing_and_doubles_nothing(writer, databases):
+    count = 300
+    with running_workers("occupants", PROBE):
+        def restart_broker_once(i):
+            if i == 100:
+                rabbitmqctl("stop_app")
+            if i == 140:
+                rabbitmqctl("start_app")
+
+        writer(count, on_each=restart_broker_once)
+        assert_exactly_once(databases, count)
+
+
+def test_consumer_killed_with_sigkill_mid_stream_loses_nothing_and_doubles_nothing(writer, databases):
+    count = 600
+    with running_workers("occupants"):
+        consumer = start_worker_process(PROBE, 9301)
+        try:
+            feeding = threading.Thread(target=writer, args=(count,))
+            feeding.start()
+            wait_until(lambda: effects(databases)[0] >= 100, timeout=60, what="the consumer to get going")
+            os.kill(consumer.pid, signal.SIGKILL)
+            consumer.wait()
+            consumer = start_worker_process(PROBE, 9301)
+            feeding.join()
+            assert_exactly_once(databases, count)
+        finally:
+            consumer.terminate()
+            consumer.wait(timeout=20)
+
+
+def test_writes_succeed_while_the_broker_is_down_and_their_events_flow_after(occupants_api, demo_site, databases):
+    with running_workers("occupants", PROBE):
+        rabbitmqctl("stop_app")
+        try:
+            for i in range(5):
+                response = occupants_api.post("/v1/persons", headers=bearer(),
+                                              json={"site_id": demo_site, "full_name": f"offline-{i}", "phone": "1"})
+                assert response.status_code == 201
+            ready = occupants_api.get("/readyz").get_json()
+            assert ready["ready"] is True and ready["checks"]["broker"]["ok"] is False
+            assert databases["occupants"].scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 5
+        finally:
+            rabbitmqctl("start_app")
+        assert_exactly_once(databases, 5)
+
+
+def test_failing_handler_is_dead_lettered_counted_and_replayed_after_a_fix(writer, databases):
+    settings = Settings()
+    subscription = load(PROBE).subscription(settings.bus_retry_delays)
+
+    def dead_lettered():
+        return REGISTRY.get_sample_value("bus_dead_lettered_total",
+                                         {"service": "probe", "event_type": "person.registered.v1"}) or 0
+
+    before = dead_lettered()
+    with running_workers("occupants", PROBE):
+        writer(1, prefix="FAIL")
+        wait_until(lambda: dead_lettered() == before + 1, timeout=30, what="the message to be dead-lettered")
+        assert effects(databases) == (0, 0)
+        with connect(settings) as connection:
+            letters = list_dead_letters(connection, subscription)
+            assert [(d.event_type, d.attempts) for d in letters] == [("person.registered.v1", 3)]
+            assert "probe handler fault" in letters[0].error
+
+            with databases["probe"].engine.begin() as fix:
+                fix.execute(text("INSERT INTO switches (name, \"on\") VALUES ('fixed', true)"))
+            replayed = replay_dead_letters(connection, subscription)
+            assert [d.message_id for d in replayed] == [letters[0].message_id]
+        assert_exactly_once(databases, 1)
+        with connect(settings) as connection:
+            assert list_dead_letters(connection, subscription) == []
+
+
+def test_database_down_answers_503_then_recovers_without_a_restart(platform_env, monkeypatch):
+    from services.occupants.app import create_app
+
+    proxy = TcpProxy(5432)
+    proxy.start()
+    monkeypatch.setenv("OCCUPANTS_DATABASE_URL",
+                       platform_env["occupants"].replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}"))
+    app = create_app()
+    client = app.test_client()
+    try:
+        assert client.get("/v1/sites", headers=bearer()).status_code == 200
+        proxy.stop()
+        down = client.get("/v1/sites", headers=bearer())
+        assert down.status_code == 503
+        assert down.mimetype == "application/problem+json"
+        assert down.headers["Retry-After"]
+        assert client.post("/v1/sites", headers=bearer(), json={"code": "X", "name": "X"}).status_code == 503
+        assert client.get("/readyz").status_code == 503
+        assert client.get("/livez").status_code == 200
+        proxy.start()
+        wait_until(lambda: client.get("/v1/sites", headers=bearer()).status_code == 200, timeout=15,
+                   what="recovery")
+        assert client.get("/readyz").status_code == 200
+    finally:
+        proxy.stop()
+        app.extensions["psp"].engine.dispose()
