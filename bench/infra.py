@@ -95,12 +95,14 @@ class WorkerProcess:
         except OSError as exc:
             return getattr(exc, "code", 0) or 0, b""
 
-    def wait_ready(self, timeout: float = 60) -> None:
+    def wait_ready(self, timeout: float = 60) -> float:
+        """Answers when /readyz first said ready: within milliseconds of the relay and consumer starting."""
         deadline = time.monotonic() + timeout
         while self.get("/readyz")[0] != 200:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{self.service} worker did not become ready; see {self.log_path}")
-            time.sleep(0.2)
+            time.sleep(0.05)
+        return time.time()
 
     def metrics(self) -> dict[tuple[str, tuple], float]:
         """Every sample on /metrics: (name, sorted labels) -> value."""

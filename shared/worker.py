@@ -64,7 +64,9 @@ class Worker:
     def declare_topology(self, connection) -> None:
         """The embedded bus keeps bindings only for queues some process declared, so there every worker
         declares the whole platform's topology; on RabbitMQ each declares its own."""
-        services = self.platform if self.settings.embedded_bus and self.platform else [self.service]
+        services = [self.service]
+        if self.settings.embedded_bus:
+            services += [svc for svc in self.platform if svc.name != self.service.name]
         declare_topology(connection, services, self.settings.bus_retry_delays)
 
     def _connect(self):

@@ -30,8 +30,9 @@ from tests.chart.support import (
 
 pytestmark = pytest.mark.chart
 
-# The oldest Kubernetes the chart admits (kubeVersion in Chart.yaml) and the one Helm renders for.
-KUBERNETES_VERSIONS = ("1.30.0", "1.36.0")
+# The oldest Kubernetes the chart admits (kubeVersion in Chart.yaml) and the newest kubernetes-validate knows.
+OLDEST = re.fullmatch(r">=(\d+\.\d+\.\d+)-0", yaml.safe_load((CHART / "Chart.yaml").read_text())["kubeVersion"])[1]
+KUBERNETES_VERSIONS = (OLDEST, "1.37.0")
 SERVICES = ("occupants", "ticketing", "billing", "access", "notifications")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
@@ -292,3 +293,15 @@ def test_dashboards_are_configmaps_for_the_grafana_sidecar():
         assert not any("__SERVICE__" in e for e in exprs), title
         for expr in exprs:
             assert metrics_read_by(expr), (title, expr)
+
+
+def test_readme_documents_every_value():
+    """Each value down to two levels has a row or a mention in charts/README.md; below services' names and
+    Kubernetes' own security contexts, the chart adds no keys of its own."""
+    readme = (CHART.parent / "README.md").read_text()
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    opaque = {"services", "podSecurityContext", "securityContext"}
+    paths = [key for key, value in values.items() if key in opaque or not isinstance(value, dict)]
+    paths += [f"{key}.{sub}" for key, value in values.items() if key not in opaque and isinstance(value, dict)
+              for sub in value]
+    assert [p for p in paths if f"`{p}" not in readme] == []

@@ -2,10 +2,6 @@
 Names, labels and the per-service settings every template shares.
 */}}
 
-{{- define "psp.name" -}}
-{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
-{{- end -}}
-
 {{- define "psp.fullname" -}}
 {{- if .Values.fullnameOverride -}}
 {{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
@@ -81,7 +77,6 @@ name and its network policy overlaid on the global one. Returns JSON.
 {{- $own := get $root.Values.services .name | default dict -}}
 {{- $s := include "psp.merge" (dict "base" $root.Values.defaults "over" $own) | fromJson -}}
 {{- $_ := set $s "name" .name -}}
-{{- $_ := set $s "enabled" (ne (toString (get $own "enabled")) "false") -}}
 {{- $_ := set $s "logLevel" (get $own "logLevel" | default $root.Values.logLevel) -}}
 {{- $_ := set $s "networkPolicy" (include "psp.merge" (dict "base" $root.Values.networkPolicy "over" $s.networkPolicy) | fromJson) -}}
 {{- $_ := set $s.database "name" ($s.database.name | default .name) -}}

@@ -1,0 +1,84 @@
+"""The embedded default: SQLite files and kombu's file bus, no broker server."""
+
+import pytest
+from kombu.transport import filesystem, virtual
+from sqlalchemy import create_engine, text
+
+from services import NAMES
+from services.occupants import domain
+from services.occupants.models import Site
+from shared import db
+from shared.cli import migrate
+from shared.bus.connection import connect
+from shared.config import Settings
+from shared.worker import declare_topology
+from shared.service import load
+from tests.conftest import ORG_A, migrate as migrate_probe, running_workers, wait_until
+
+PROBE = "tests.support.probe.service"
+
+
+@pytest.fixture
+def embedded(tmp_path, monkeypatch):
+    # kombu's file transport remembers declared bindings per process, not per folder; each test has a
+    # folder of its own, so each gets a fresh memory (a real process only ever uses one folder).
+    monkeypatch.setattr(filesystem.Transport, "global_state", virtual.BrokerState())
+    monkeypatch.delenv("BUS_URL", raising=False)
+    monkeypatch.setenv("PSP_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("BUS_RETRY_DELAYS", "0.2,0.4")
+    monkeypatch.setenv("PROBE_DATABASE_URL", f"sqlite:///{tmp_path}/probe.sqlite3")
+    settings = Settings()
+    for name in NAMES:
+        migrate(load(name), settings)
+    migrate_probe(PROBE, settings.database_url_for("probe"))
+    with connect(settings) as connection:
+        declare_topology(connection, [load(PROBE)], settings.bus_retry_delays)
+    return settings
+
+
+def register(settings: Settings, *names: str) -> None:
+    engine = db.make_engine(settings.database_url_for("occupants"))
+    with db.make_sessionmaker(engine)() as session, session.begin():
+        site = session.query(Site).first() or domain.create_site(session, ORG_A, code="E", name="Embedded")
+        for name in names:
+            domain.register_person(session, site, registered_by="test", kind="individual", full_name=name,
+                                   phone="1")
+    engine.dispose()
+
+
+def rows(settings: Settings, service: str, sql: str):
+    engine = create_engine(settings.database_url_for(service))
+    with engine.connect() as connection:
+        result = connection.execute(text(sql)).all()
+    engine.dispose()
+    return result
+
+
+def test_committed_events_survive_a_restart_and_reach_every_read_model(embedded):
+    register(embedded, "before-start")  # committed while nothing runs, as after Ctrl-C
+    with running_workers("occupants", "ticketing", "notifications", PROBE):
+        register(embedded, "while-running")
+        wait_until(lambda: len(rows(embedded, "probe", "SELECT person_id FROM effects")) == 2, what="two effects")
+        wait_until(lambda: len(rows(embedded, "ticketing", "SELECT person_id FROM reporters")) == 2,
+                   what="ticketing's read model")
+    register(embedded, "between-runs")
+    with running_workers("occupants", "ticketing", PROBE):
+        wait_until(lambda: len(rows(embedded, "probe", "SELECT person_id FROM effects")) == 3, what="third effect")
+    names = sorted(r.full_name for r in rows(embedded, "probe", "SELECT full_name FROM effects"))
+    assert names == ["before-start", "between-runs", "while-running"]
+
+
+def test_retries_wait_their_delay_without_a_broker_ttl_then_dead_letter(embedded):
+    with running_workers("occupants", PROBE):
+        register(embedded, "FAIL-embedded")
+        wait_until(lambda: rows(embedded, "probe", "SELECT count(*) FROM inbox")[0][0] == 0 and _dead(embedded),
+                   timeout=20, what="the message to reach the embedded dead letters")
+    assert rows(embedded, "probe", "SELECT count(*) FROM effects")[0][0] == 0
+
+
+def _dead(settings: Settings) -> bool:
+    from shared.bus.parking import list_dead_letters
+
+    with connect(settings) as connection:
+        letters = list_dead_letters(connection, load(PROBE).subscription(settings.bus_retry_delays))
+    return [letter.attempts for letter in letters] == [3]
