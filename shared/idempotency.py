@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from flask import Response, current_app, make_response, request
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from shared.auth import principal
 from shared.problems import Problem
@@ -65,3 +65,10 @@ def idempotent(view):
         return response
 
     return wrapper
+
+
+def prune(sessions, table, retention: timedelta) -> int:
+    """Forget keys older than IDEMPOTENCY_RETENTION_HOURS; a retry that late is a new request."""
+    with sessions() as session, session.begin():
+        result = session.execute(delete(table).where(table.c.created_at < datetime.now(timezone.utc) - retention))
+    return result.rowcount

@@ -18,7 +18,7 @@ from kombu import Queue
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from werkzeug.serving import make_server
 
-from shared import db, logs, metrics, tracing
+from shared import db, idempotency, logs, metrics, tracing
 from shared.bus.connection import connect
 from shared.bus.consumer import InboxConsumer
 from shared.bus.outbox import Relay, run_relay
@@ -95,6 +95,9 @@ class Worker:
             Job("queue-depth", 15, self.observe_queue_depth),
             Job("prune-outbox", 3600, lambda: self.relay.prune(timedelta(days=self.settings.outbox_retention_days))),
             Job("readiness", 5, self.readiness.check),
+            Job("prune-idempotency-keys", 3600, lambda: idempotency.prune(
+                self.sessions, self.service.tables.idempotency_keys,
+                timedelta(hours=self.settings.idempotency_retention_hours))),
         ]
         if self.consumer:
             retention = timedelta(days=self.settings.inbox_retention_days)
