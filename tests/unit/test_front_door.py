@@ -1,0 +1,68 @@
+"""`make run`'s program on the embedded default: starts everything, flows events, stops on Ctrl-C, restarts."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import urllib.request
+
+from tests.conftest import ROOT, wait_until
+
+
+def start(var_dir):
+    env = {k: v for k, v in os.environ.items() if k != "BUS_URL" and not k.endswith("DATABASE_URL")}
+    env.update(PSP_VAR_DIR=str(var_dir), LOG_LEVEL="WARNING", AUTH_JWT_SECRET="")
+    return subprocess.Popen([sys.executable, "-m", "services.run"], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+
+def read_until_ready(process) -> str:
+    printed = []
+    for line in process.stdout:
+        printed.append(line)
+        if "Ctrl-C stops everything" in line:
+            return "".join(printed)
+    raise AssertionError("exited before it was ready:\n" + "".join(printed))
+
+
+def get(url: str, token: str):
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.load(response)
+
+
+def test_run_seeds_serves_flows_and_stops_cleanly_then_restarts(tmp_path):
+    process = start(tmp_path)
+    try:
+        banner = read_until_ready(process)
+        token = next(line.split("=", 1)[1].strip() for line in banner.splitlines() if "export TOKEN=" in line)
+        for port in range(8001, 8006):
+            assert f"http://127.0.0.1:{port}" in banner
+        assert [site["code"] for site in get("http://127.0.0.1:8001/v1/sites", token)] == ["HG"]
+        people = sqlite3.connect(tmp_path / "occupants.sqlite3").execute("SELECT id FROM persons").fetchall()
+        assert len(people) == 3
+
+        def everyone_known():
+            try:
+                return all(get(f"http://127.0.0.1:8005/v1/recipients/{pid}", token) for (pid,) in people)
+            except OSError:
+                return False
+
+        wait_until(everyone_known, timeout=30, interval=0.5, what="the seeded people in notifications")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=40) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    process = start(tmp_path)
+    try:
+        banner = read_until_ready(process)
+        token = next(line.split("=", 1)[1].strip() for line in banner.splitlines() if "export TOKEN=" in line)
+        assert len(get("http://127.0.0.1:8001/v1/sites", token)) == 1  # seeded once, kept across restarts
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=40) == 0
