@@ -107,10 +107,25 @@ def platform_env(monkeypatch, pg_database, bus_url):
         urls[short] = pg_database(short)
         migrate(name, urls[short], bus_url)
         monkeypatch.setenv(f"{short.upper()}_DATABASE_URL", urls[short])
+    _purge_queues(bus_url)
     monkeypatch.setenv("BUS_URL", bus_url)
     monkeypatch.setenv("AUTH_JWT_SECRET", SECRET)
     monkeypatch.setenv("BUS_RETRY_DELAYS", RETRY_DELAYS)
     return urls
+
+
+def _purge_queues(bus_url: str) -> None:
+    """The vhost lives for the whole run; each test starts with empty queues."""
+    from kombu import Queue
+
+    from shared.bus.connection import connect
+
+    settings = Settings(BUS_URL=bus_url, BUS_RETRY_DELAYS=RETRY_DELAYS)
+    with connect(settings) as connection:
+        for name in ("ticketing", "billing", "access", "notifications", "tests.support.probe.service"):
+            subscription = load(name).subscription(settings.bus_retry_delays)
+            for queue in subscription.queues():
+                Queue(queue.name)(connection.default_channel).purge()
 
 
 @contextmanager
