@@ -17,6 +17,16 @@ timeout = 30
 control_socket_disable = True
 
 
+def on_starting(server):
+    """Start with an empty metrics folder: a pod's emptyDir outlives a container restart, and stale files
+    would keep reporting the old process's start time."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder and os.path.isdir(folder):
+        for name in os.listdir(folder):
+            if name.endswith(".db"):
+                os.remove(os.path.join(folder, name))
+
+
 def child_exit(server, worker):
     """Drop the dead worker's live gauges from the multiprocess metrics."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

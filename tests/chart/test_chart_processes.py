@@ -1,8 +1,9 @@
 """The chart cannot drift from the code: the rendered migration Jobs and Deployments are started here as
 local processes — their command, arguments and environment exactly as rendered, on top of the image's ENV —
 against the real RabbitMQ and PostgreSQL. Secret references are answered with a fresh vhost and fresh
-databases on 127.0.0.1. Their probes must pass, an event must flow from occupants to ticketing, and the
-dashboards and alerts may read only metrics these processes really expose."""
+databases on 127.0.0.1, and the trace collector is a stand-in on 127.0.0.1. Their probes must pass, an
+event must flow from occupants to ticketing with its traces exported, and the dashboards and alerts may
+read only metrics these processes really expose."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import signal
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -59,11 +62,50 @@ class Process:
 
 
 @dataclass
+class Collector:
+    """Stands in for an OpenTelemetry collector: keeps every OTLP/HTTP trace export it receives."""
+
+    exports: list[bytes] = field(default_factory=list)
+
+    def __enter__(self) -> Collector:
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.path == "/v1/traces":
+                    collector.exports.append(body)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def received(self, *fragments: bytes) -> bool:
+        return any(all(f in body for f in fragments) for body in self.exports)
+
+
+@dataclass
 class Platform:
     docs: list[dict]
     processes: dict[str, Process]
     secrets: dict[tuple[str, str], str]
     scratch: Path
+    collector: Collector
 
     def run_beside(self, name: str, *argv: str) -> str:
         """Run a command with the environment and working directory of a rendered container, as
@@ -91,17 +133,30 @@ def ready(process: Process) -> bool:
 
 
 @pytest.fixture(scope="module")
-def platform(pg_database, tmp_path_factory):
+def collector():
+    with Collector() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def bus_vhost_url():
     vhost = f"psp_chart_{RUN_ID}"
     rabbitmqctl("add_vhost", vhost)
     rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    yield f"{AMQP_ROOT}/{vhost}"
+    rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture(scope="module")
+def platform(pg_database, bus_vhost_url, collector, tmp_path_factory):
     # Free ports instead of 8000/9000, so the five services can share this machine; the probes follow.
     values = {
         "defaults": {"api": {"webConcurrency": 1}},
         "services": {name: {"api": {"port": free_port()}, "worker": {"port": free_port()}} for name in SERVICES},
+        "tracing": {"enabled": True, "endpoint": collector.endpoint, "sampler": "always_on"},
     }
     docs = manifests(values)
-    secrets = {("psp-bus", "url"): f"{AMQP_ROOT}/{vhost}", ("psp-auth", "jwt-secret"): SECRET}
+    secrets = {("psp-bus", "url"): bus_vhost_url, ("psp-auth", "jwt-secret"): SECRET}
     for name in SERVICES:
         secrets[(f"psp-{name}-db", "url")] = pg_database(f"chart_{name}")
     scratch = tmp_path_factory.mktemp("pods")
@@ -122,7 +177,7 @@ def platform(pg_database, tmp_path_factory):
             processes[name] = Process(deployment, container, popen, log)
         for process in processes.values():
             wait_until(lambda: ready(process), timeout=120, interval=0.5, what=f"{process.name} to be ready")
-        yield Platform(docs, processes, secrets, scratch)
+        yield Platform(docs, processes, secrets, scratch, collector)
     finally:
         for process in processes.values():
             process.popen.send_signal(signal.SIGTERM)
@@ -132,7 +187,6 @@ def platform(pg_database, tmp_path_factory):
             except subprocess.TimeoutExpired:
                 process.popen.kill()
                 process.popen.wait()
-        rabbitmqctl("delete_vhost", vhost)
 
 
 def scrape(process: Process) -> str:
@@ -171,6 +225,11 @@ def test_a_person_registered_in_occupants_reaches_ticketing(platform):
     ticketing = platform.processes["psp-ticketing-worker"]
     wait_until(lambda: handled(ticketing, "person.registered.v1") >= 1, timeout=60, interval=0.5,
                what="ticketing's worker to count person.registered.v1 as handled")
+    # Spans reach the collector named by the chart, with the pod identity the chart adds.
+    wait_until(lambda: platform.collector.received(b"occupants", b"psp-occupants-api-local"), timeout=30,
+               interval=0.5, what="the occupants API's spans at the collector")
+    wait_until(lambda: platform.collector.received(b"person.registered.v1 process", b"psp-ticketing-worker-local"),
+               timeout=30, interval=0.5, what="ticketing's consumer span at the collector")
 
 
 def exposed_metric_names(exposition: str) -> set[str]:
