@@ -50,14 +50,22 @@ def wait_until(predicate, timeout: float = 30, interval: float = 0.1, what: str 
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-@pytest.fixture(scope="session")
-def bus_url():
-    """A vhost of its own for this run, deleted afterwards."""
-    vhost = f"psp_test_{RUN_ID}"
+@contextmanager
+def fresh_vhost(label: str):
+    """A RabbitMQ vhost of its own, deleted afterwards."""
+    vhost = f"psp_{label}_{RUN_ID}"
     rabbitmqctl("add_vhost", vhost)
     rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    yield f"{AMQP_ROOT}/{vhost}"
-    rabbitmqctl("delete_vhost", vhost)
+    try:
+        yield f"{AMQP_ROOT}/{vhost}"
+    finally:
+        rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture(scope="session")
+def bus_url():
+    with fresh_vhost("test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

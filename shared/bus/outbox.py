@@ -13,7 +13,6 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from google.protobuf.message import Message
-from kombu import Connection
 from opentelemetry import trace
 from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker

@@ -30,7 +30,7 @@ from tests.chart.support import (
     metrics_read_by,
     start,
 )
-from tests.conftest import AMQP_ROOT, RUN_ID, SECRET, rabbitmqctl, wait_until
+from tests.conftest import SECRET, fresh_vhost, wait_until
 
 pytestmark = [pytest.mark.chart, pytest.mark.integration]
 
@@ -140,11 +140,8 @@ def collector():
 
 @pytest.fixture(scope="module")
 def bus_vhost_url():
-    vhost = f"psp_chart_{RUN_ID}"
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    yield f"{AMQP_ROOT}/{vhost}"
-    rabbitmqctl("delete_vhost", vhost)
+    with fresh_vhost("chart") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

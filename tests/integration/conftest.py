@@ -1,5 +1,5 @@
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, text
 
 from services.occupants.app import create_app
 from tests.conftest import bearer
@@ -42,5 +42,3 @@ def databases(platform_env):
     for database in opened.values():
         database.engine.dispose()
 
-
-__all__ = ["func", "select"]
