@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 
@@ -16,6 +17,8 @@ from bench.infra import progress
 
 
 def main() -> int:
+    # SIGTERM unwinds like Ctrl-C, so the vhost, the databases and the worker processes are still removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
     events = int(os.environ.get("BENCH_EVENTS", "20000"))
     figures = bus.run(events)
