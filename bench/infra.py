@@ -7,6 +7,7 @@ as in production.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -114,6 +116,19 @@ class WorkerProcess:
             for family in text_string_to_metric_families(body.decode())
             for sample in family.samples
         }
+
+    def problems(self) -> Counter:
+        """Warnings and errors the worker logged, by message and final exception line."""
+        found: Counter = Counter()
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("level") not in ("DEBUG", "INFO"):
+                cause = (record.get("exc_info") or "").strip().splitlines()[-1:] or [""]
+                found[f"{record.get('message', '')} {cause[0][:160]}".strip()] += 1
+        return found
 
     def stop(self) -> None:
         """SIGTERM lets the worker finish the batch in hand, as a rolling deploy would."""

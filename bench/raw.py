@@ -28,8 +28,8 @@ def _consume(url: str, count: int, ready, results) -> None:
 
     with Connection(url) as connection:
         queue = Queue(QUEUE, durable=True)
-        with Consumer(connection.channel(), queues=[queue], on_message=on_message) as consumer:
-            consumer.qos(prefetch_count=PREFETCH)
+        # prefetch_count given here is applied before basic.consume; a qos() afterwards would not bind it.
+        with Consumer(connection.channel(), queues=[queue], on_message=on_message, prefetch_count=PREFETCH):
             ready.set()
             while len(latencies) < count:
                 connection.drain_events(timeout=60)

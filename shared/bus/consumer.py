@@ -111,8 +111,9 @@ class InboxConsumer:
         channel = connection.channel()
         publisher = Publisher(connection)
         self._buffer.clear()  # deliveries from a lost connection cannot be acked; the broker redelivers them
-        with Consumer(channel, queues=[Queue(self.subscription.inbox)], on_message=self._buffer.append) as consumer:
-            consumer.qos(prefetch_count=self.prefetch)
+        # prefetch_count given here is applied before basic.consume; a later qos() would not bind this consumer.
+        with Consumer(channel, queues=[Queue(self.subscription.inbox)], on_message=self._buffer.append,
+                      prefetch_count=self.prefetch):
             on_ready()
             while not stop.is_set():
                 self._fill_batch(connection)
@@ -125,7 +126,7 @@ class InboxConsumer:
         try:
             connection.drain_events(timeout=0.5)
             while len(self._buffer) < self.batch_size:
-                connection.drain_events(timeout=0.005)
+                connection.drain_events(timeout=0)  # take what has arrived; never wait to fill a batch
         except socket.timeout:
             pass
 

@@ -50,7 +50,13 @@ class Publisher:
     def publish(self, batch: list[Outgoing]) -> dict[str, str | None]:
         """Publish every message; answer message_id -> None when confirmed, or the reason it was not."""
         tags: dict[int, str] = {}
+        # Open each tag before its publish: py-amqp reads pending frames while publishing, so the broker's
+        # confirms for the first messages of a batch can arrive before the batch is fully sent.
+        self._open = set()
         for message in batch:
+            tags[self._next_tag] = message.message_id
+            self._open.add(self._next_tag)
+            self._next_tag += 1
             self.producer.publish(
                 message.body,
                 exchange=message.exchange,
@@ -63,11 +69,8 @@ class Publisher:
                 headers=message.headers,
                 timestamp=int(time.time()),
             )
-            tags[self._next_tag] = message.message_id
-            self._next_tag += 1
         if not self.confirms:
             return {message_id: None for message_id in tags.values()}
-        self._open = set(tags)
         self._wait_for_confirms()
         outcome: dict[str, str | None] = {}
         for tag, message_id in tags.items():
