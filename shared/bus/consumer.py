@@ -69,6 +69,10 @@ class Handlers:
         return Subscription(self.consumer, bindings, retry_delays)
 
 
+class _HandlerFailed(Exception):
+    """A handler raised while the batch ran without savepoints: the batch must be redone isolated."""
+
+
 class _Unhandleable(Exception):
     """The message can never succeed (undecodable, unknown type): dead-letter it without retries."""
 
@@ -146,16 +150,22 @@ class InboxConsumer:
         self._settle(outcomes, publisher)
 
     def _apply(self, batch: list) -> list[_Outcome]:
-        outcomes: list[_Outcome] = []
+        """Apply the whole batch in one go; only if a handler fails, redo it isolating each message.
+
+        Savepoints cost round trips on every message, so they are paid only for batches that need them.
+        """
+        try:
+            return self._apply_batch(batch, isolated=False)
+        except _HandlerFailed:
+            return self._apply_batch(batch, isolated=True)
+
+    def _apply_batch(self, batch: list, isolated: bool) -> list[_Outcome]:
         with self.sessions() as session, session.begin():
             ids = [m.properties.get("message_id", "") for m in batch]
             seen = set(session.scalars(select(self.inbox.c.message_id).where(self.inbox.c.message_id.in_(ids))))
-            for message in batch:
-                outcome = self._apply_one(session, message, seen)
-                outcomes.append(outcome)
-        return outcomes
+            return [self._apply_one(session, message, seen, isolated) for message in batch]
 
-    def _apply_one(self, session: Session, message, seen: set[str]) -> _Outcome:
+    def _apply_one(self, session: Session, message, seen: set[str], isolated: bool) -> _Outcome:
         message_id = message.properties.get("message_id", "")
         try:
             route, received = self._decode(message)
@@ -172,7 +182,7 @@ class InboxConsumer:
             ) as span:
                 span.set_attribute("messaging.system", "rabbitmq")
                 span.set_attribute("messaging.message.id", message_id)
-                savepoint = session.begin_nested()
+                savepoint = session.begin_nested() if isolated else None
                 try:
                     session.execute(
                         self.inbox.insert().values(
@@ -180,11 +190,14 @@ class InboxConsumer:
                         )
                     )
                     route.handler(session, received)
-                    savepoint.commit()
+                    if savepoint:
+                        savepoint.commit()
                 except Exception as exc:
-                    savepoint.rollback()
                     if _is_connection_loss(exc):
                         raise
+                    if not savepoint:
+                        raise _HandlerFailed from exc
+                    savepoint.rollback()
                     span.record_exception(exc)
                     log.warning("handler failed for %s %s: %s", event_type, message_id, exc)
                     return _Outcome(message, event_type, "failed", f"{type(exc).__name__}: {exc}")

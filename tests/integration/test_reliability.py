@@ -158,3 +158,22 @@ def test_database_down_answers_503_then_recovers_without_a_restart(platform_env,
     finally:
         proxy.stop()
         app.extensions["psp"].engine.dispose()
+
+
+def test_one_failing_message_does_not_undo_its_batch_neighbours(writer, databases):
+    """Everything is written before the consumer starts, so the poison message shares a batch with others."""
+    writer(10, prefix="good-before")
+    writer(1, prefix="FAIL")
+    writer(10, prefix="good-after")
+    with running_workers("occupants"):
+        wait_until(lambda: databases["occupants"].scalar(
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0, what="all published")
+    with running_workers(PROBE):
+        assert_exactly_once(databases, 20)
+        wait_until(lambda: _dead_letter_count() == 1, timeout=30, what="the poison message in the dead letters")
+
+
+def _dead_letter_count() -> int:
+    settings = Settings()
+    with connect(settings) as connection:
+        return len(list_dead_letters(connection, load(PROBE).subscription(settings.bus_retry_delays)))
