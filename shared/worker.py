@@ -120,7 +120,11 @@ class Worker:
         with connect(self.settings) as connection:
             channel = connection.default_channel
             for name in (self.subscription.inbox, self.subscription.dead_letters):
-                _, depth, _ = Queue(name)(channel).queue_declare(passive=True)
+                try:
+                    _, depth, _ = Queue(name)(channel).queue_declare(passive=True)
+                except connection.channel_errors:
+                    # Not declared yet: the consumer declares it on connecting; measure on the next run.
+                    return
                 metrics.BUS_QUEUE_DEPTH.labels(self.service.name, name).set(depth)
 
     def release_retries(self) -> None:
