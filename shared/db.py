@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import Engine, MetaData, create_engine, event, make_url, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import sessionmaker
 
 # Stable constraint names, so Alembic migrations can drop and alter them on every backend.
@@ -62,3 +63,10 @@ def ping(engine: Engine) -> None:
     """Raises if the database cannot answer a trivial query."""
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """The database could not be reached (as opposed to refusing a statement): wait and try again."""
+    return isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )

@@ -16,18 +16,16 @@ from flask import Response, current_app, g, jsonify, request
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import db, logs, metrics, tracing
 from shared.config import Settings
 from shared.health import Readiness
-from shared.problems import Problem, from_validation
+from shared.auth import principal
+from shared.problems import Problem, from_validation, not_found
 
 log = logging.getLogger(__name__)
-
-PUBLIC_ENDPOINTS = {"livez", "readyz", "metrics", "openapi", "static"}
-
 
 @dataclass
 class ServiceState:
@@ -135,7 +133,7 @@ def _install_errors(app: APIFlask) -> None:
 
     @app.errorhandler(DBAPIError)
     def _database(exc: DBAPIError):
-        if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
+        if db.is_unreachable(exc):
             return _database_problem(exc).to_response()
         log.exception("database error")
         return Problem(500, "Internal Server Error", "The request could not be completed.").to_response()
@@ -167,9 +165,7 @@ def _install_operational_endpoints(app: APIFlask, readiness: Readiness) -> None:
 
 def get_visible(model, row_id: str, what: str):
     """The caller's organization's row with this id, or a 404 that reveals nothing (X-1)."""
-    from shared.auth import principal
-
     row = db_session().get(model, row_id)
     if row is None or row.organization_id != principal().organization_id:
-        raise Problem(404, "Not Found", f"No such {what}.")
+        raise not_found(what)
     return row

@@ -137,6 +137,24 @@ def _purge_queues(bus_url: str) -> None:
 
 
 @contextmanager
+def occupants_client():
+    """The occupants API, configured from the environment, as a Flask test client."""
+    from services.occupants.app import create_app
+
+    app = create_app()
+    try:
+        yield app.test_client()
+    finally:
+        app.extensions["psp"].engine.dispose()
+
+
+def create_site(client, code: str = "HG", name: str = "Harbour Gardens") -> dict:
+    response = client.post("/v1/sites", json={"code": code, "name": name}, headers=bearer())
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+@contextmanager
 def running_workers(*names: str, **env_overrides):
     """Workers in-process (threads), stopped on exit."""
     from shared.worker import Worker

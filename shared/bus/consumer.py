@@ -20,10 +20,9 @@ from google.protobuf.message import DecodeError, Message
 from kombu import Connection, Consumer, Queue
 from opentelemetry import trace
 from sqlalchemy import Table, delete, select
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared import metrics, tracing
+from shared import db, metrics, tracing
 from shared.bus.envelope import Envelope, Received, event_type_of, producer_of, unpack
 from shared.bus.outbox import PUBLISHED_AT_HEADER
 from shared.bus.publisher import Outgoing, Publisher
@@ -86,10 +85,6 @@ class _Outcome:
     dead: bool = False
 
 
-def _is_connection_loss(exc: BaseException) -> bool:
-    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
-
-
 class InboxConsumer:
     def __init__(
         self,
@@ -140,7 +135,7 @@ class InboxConsumer:
         try:
             outcomes = self._apply(batch)
         except Exception as exc:
-            if not _is_connection_loss(exc):
+            if not db.is_unreachable(exc):
                 raise
             log.warning("database unreachable; returning %d deliveries to the queue", len(batch))
             for message in batch:
@@ -193,7 +188,7 @@ class InboxConsumer:
                     if savepoint:
                         savepoint.commit()
                 except Exception as exc:
-                    if _is_connection_loss(exc):
+                    if db.is_unreachable(exc):
                         raise
                     if not savepoint:
                         raise _HandlerFailed from exc

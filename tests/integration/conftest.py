@@ -1,24 +1,20 @@
 import pytest
 from sqlalchemy import create_engine, text
 
-from services.occupants.app import create_app
-from tests.conftest import bearer
+from tests.conftest import create_site, occupants_client
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def occupants_api(platform_env):
-    app = create_app()
-    yield app.test_client()
-    app.extensions["psp"].engine.dispose()
+    with occupants_client() as client:
+        yield client
 
 
 @pytest.fixture
 def demo_site(occupants_api):
-    response = occupants_api.post("/v1/sites", json={"code": "HG", "name": "Harbour Gardens"}, headers=bearer())
-    assert response.status_code == 201
-    return response.get_json()["id"]
+    return create_site(occupants_api)["id"]
 
 
 class Database:

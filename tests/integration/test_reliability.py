@@ -19,7 +19,9 @@ from shared.bus.connection import connect
 from shared.bus.parking import list_dead_letters, replay_dead_letters
 from shared.config import Settings
 from shared.service import load
-from tests.conftest import ORG_A, bearer, rabbitmqctl, running_workers, start_worker_process, wait_until
+from tests.conftest import (
+    ORG_A, bearer, occupants_client, rabbitmqctl, running_workers, start_worker_process, wait_until,
+)
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
@@ -133,31 +135,27 @@ def test_failing_handler_is_dead_lettered_counted_and_replayed_after_a_fix(write
 
 
 def test_database_down_answers_503_then_recovers_without_a_restart(platform_env, monkeypatch):
-    from services.occupants.app import create_app
-
     proxy = TcpProxy(5432)
     proxy.start()
     monkeypatch.setenv("OCCUPANTS_DATABASE_URL",
                        platform_env["occupants"].replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}"))
-    app = create_app()
-    client = app.test_client()
     try:
-        assert client.get("/v1/sites", headers=bearer()).status_code == 200
-        proxy.stop()
-        down = client.get("/v1/sites", headers=bearer())
-        assert down.status_code == 503
-        assert down.mimetype == "application/problem+json"
-        assert down.headers["Retry-After"]
-        assert client.post("/v1/sites", headers=bearer(), json={"code": "X", "name": "X"}).status_code == 503
-        assert client.get("/readyz").status_code == 503
-        assert client.get("/livez").status_code == 200
-        proxy.start()
-        wait_until(lambda: client.get("/v1/sites", headers=bearer()).status_code == 200, timeout=15,
-                   what="recovery")
-        assert client.get("/readyz").status_code == 200
+        with occupants_client() as client:
+            assert client.get("/v1/sites", headers=bearer()).status_code == 200
+            proxy.stop()
+            down = client.get("/v1/sites", headers=bearer())
+            assert down.status_code == 503
+            assert down.mimetype == "application/problem+json"
+            assert down.headers["Retry-After"]
+            assert client.post("/v1/sites", headers=bearer(), json={"code": "X", "name": "X"}).status_code == 503
+            assert client.get("/readyz").status_code == 503
+            assert client.get("/livez").status_code == 200
+            proxy.start()
+            wait_until(lambda: client.get("/v1/sites", headers=bearer()).status_code == 200, timeout=15,
+                       what="recovery")
+            assert client.get("/readyz").status_code == 200
     finally:
         proxy.stop()
-        app.extensions["psp"].engine.dispose()
 
 
 def test_one_failing_message_does_not_undo_its_batch_neighbours(writer, databases):

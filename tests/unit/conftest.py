@@ -1,7 +1,6 @@
 import pytest
 
-from services.occupants.app import create_app
-from tests.conftest import SECRET, bearer, migrate
+from tests.conftest import SECRET, create_site, migrate, occupants_client
 
 
 @pytest.fixture
@@ -12,13 +11,10 @@ def occupants(tmp_path, monkeypatch):
     monkeypatch.setenv("OCCUPANTS_DATABASE_URL", url)
     monkeypatch.setenv("AUTH_JWT_SECRET", SECRET)
     monkeypatch.setenv("PSP_VAR_DIR", str(tmp_path))
-    app = create_app()
-    yield app.test_client()
-    app.extensions["psp"].engine.dispose()
+    with occupants_client() as client:
+        yield client
 
 
 @pytest.fixture
 def site(occupants):
-    response = occupants.post("/v1/sites", json={"code": "HG", "name": "Harbour Gardens"}, headers=bearer())
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
+    return create_site(occupants)
