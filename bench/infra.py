@@ -35,6 +35,34 @@ def progress(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
+def machine_cpu_seconds() -> float:
+    """CPU seconds every process on the machine has used (user + system, all cores): broker and database
+    included, so a phase's difference divided by its messages is the whole path's cost per message."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system = (int(v) for v in fields[:3])
+    return (user + nice + system) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_process(workers: list["WorkerProcess"]) -> dict[str, float]:
+    """CPU seconds so far of each worker, of PostgreSQL's and RabbitMQ's processes, and of the rest (the
+    writers, this process): where a phase's machine CPU went."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    own = {worker.process.pid: f"{worker.service} worker" for worker in workers}
+    used = dict.fromkeys([*own.values(), "postgresql", "rabbitmq"], 0.0)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, rest = stat.read_text().split(" (", 1)
+        except OSError:
+            continue  # the process ended while we looked
+        name, fields = rest.rsplit(") ", 1)
+        utime, stime = (int(v) for v in fields.split()[11:13])
+        group = own.get(int(pid)) or {"postgres": "postgresql", "beam.smp": "rabbitmq"}.get(name)
+        if group:
+            used[group] += (utime + stime) / ticks
+    used["writers and the rest"] = machine_cpu_seconds() - sum(used.values())
+    return used
+
+
 def _rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=120)
 

@@ -12,6 +12,7 @@ import time
 
 from kombu import Connection, Consumer, Producer, Queue
 
+from bench.infra import machine_cpu_seconds
 from shared.bus.envelope import CONTENT_TYPE
 
 QUEUE = "bench.raw"
@@ -36,8 +37,11 @@ def _consume(url: str, count: int, ready, results) -> None:
     results.put((time.time(), latencies))
 
 
-def run(url: str, count: int, size: int, rate: float | None = None) -> tuple[float, list[float]]:
-    """Publish `count` messages (paced at `rate` per second, or flat out); answer (msgs/s, latencies)."""
+def run(url: str, count: int, size: int, rate: float | None = None) -> tuple[float, list[float], float]:
+    """Publish `count` messages (paced at `rate` per second, or flat out).
+
+    Answers (msgs/s, publish->ack latencies, the machine's CPU seconds from first publish to last ack).
+    """
     context = multiprocessing.get_context("spawn")
     ready, results = context.Event(), context.Queue()
     consumer = context.Process(target=_consume, args=(url, count, ready, results), daemon=True)
@@ -48,7 +52,7 @@ def run(url: str, count: int, size: int, rate: float | None = None) -> tuple[flo
             raise RuntimeError("raw consumer did not start")
         producer = Producer(connection.channel())
         body = b"x" * size
-        started = time.time()
+        cpu_at_start, started = machine_cpu_seconds(), time.time()
         for i in range(count):
             if rate:
                 delay = started + i / rate - time.time()
@@ -57,5 +61,6 @@ def run(url: str, count: int, size: int, rate: float | None = None) -> tuple[flo
             producer.publish(body, routing_key=QUEUE, content_type=CONTENT_TYPE, content_encoding="binary",
                              delivery_mode=2, headers={"x-published-at": repr(time.time())})
         finished, latencies = results.get(timeout=600)
+        cpu = machine_cpu_seconds() - cpu_at_start
     consumer.join(10)
-    return count / (finished - started), latencies
+    return count / (finished - started), latencies, cpu

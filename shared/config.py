@@ -52,11 +52,12 @@ class Settings(BaseSettings):
         "message is dead-lettered.",
     )
     outbox_poll_seconds: float = Field(
-        0.02,
+        0.25,
         alias="OUTBOX_POLL_SECONDS",
         gt=0,
         description="How often an idle relay looks for unpublished events: one query on a partial index. "
-        "Longer saves database load and adds up to this much to every event's delivery.",
+        "On PostgreSQL a committing writer wakes the relay at once (LISTEN/NOTIFY), so this only bounds "
+        "the delay after a missed notification; on SQLite it adds up to this much to every event's delivery.",
     )
     outbox_retention_days: int = Field(
         7, alias="OUTBOX_RETENTION_DAYS", ge=1, description="Published outbox rows are pruned after this."

@@ -2,13 +2,15 @@
 
 The exporter follows the standard variables: OTEL_TRACES_EXPORTER (otlp, console or none; none when unset,
 so a laptop without a collector stays quiet), OTEL_EXPORTER_OTLP_* for the endpoint, OTEL_SERVICE_NAME and
-OTEL_RESOURCE_ATTRIBUTES for the resource, OTEL_SDK_DISABLED to switch tracing off. Under gunicorn the
+OTEL_RESOURCE_ATTRIBUTES for the resource, OTEL_TRACES_SAMPLER for sampling, OTEL_SDK_DISABLED to switch
+tracing off. Under gunicorn the
 provider is created in `post_fork`, because the batch exporter's thread does not survive a fork.
 """
 
 from __future__ import annotations
 
 import contextvars
+import functools
 import os
 import uuid
 
@@ -16,20 +18,26 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 
 _correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="")
 
 
-def configure(service: str, exporter: SpanExporter | None = None) -> TracerProvider | None:
-    """Install a tracer provider for this process; `exporter` overrides the environment (tests)."""
-    if os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
-        return None
-    exporter = exporter or _exporter_from_environment()
+def configure(service: str) -> None:
+    """Install this process's tracer provider, unless OTEL_SDK_DISABLED=true."""
+    if os.environ.get("OTEL_SDK_DISABLED", "").lower() != "true":
+        trace.set_tracer_provider(new_provider(service, _exporter_from_environment()))
+
+
+def new_provider(service: str, exporter: SpanExporter | None) -> TracerProvider:
+    """A provider exporting to `exporter`. With nothing to export to, spans are not recorded (unless
+    OTEL_TRACES_SAMPLER asks): ids are still made and carried, so logs and downstream services keep the
+    trace, at a fraction of the cost."""
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service)})
-    provider = TracerProvider(resource=resource)
+    quiet = exporter is None and "OTEL_TRACES_SAMPLER" not in os.environ
+    provider = TracerProvider(resource=resource, sampler=ParentBased(ALWAYS_OFF) if quiet else None)
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
     return provider
 
 
@@ -52,7 +60,9 @@ def _exporter_from_environment() -> SpanExporter | None:
     raise ValueError(f"OTEL_TRACES_EXPORTER={name!r} is not supported: use otlp, console or none")
 
 
+@functools.cache
 def tracer():
+    """One tracer for the process: a proxy until a provider is installed, then the provider's own."""
     return trace.get_tracer("psp")
 
 

@@ -21,7 +21,7 @@ from werkzeug.serving import make_server
 from shared import db, idempotency, logs, metrics, tracing
 from shared.bus.connection import connect
 from shared.bus.consumer import InboxConsumer
-from shared.bus.outbox import Relay, run_relay
+from shared.bus.outbox import Relay, Wakeup, run_relay
 from shared.bus.parking import release_due_retries
 from shared.bus.publisher import Publisher
 from shared.bus.topology import declare
@@ -152,7 +152,8 @@ class Worker:
 
     def start(self) -> list[threading.Thread]:
         metrics.mark_started(self.service.name, "worker")
-        targets = [("relay", lambda: run_relay(self.relay, self._connect, self.stop, self.settings.outbox_poll_seconds))]
+        wakeup = Wakeup(self.engine, self.settings.outbox_poll_seconds, self.stop)
+        targets = [("relay", lambda: run_relay(self.relay, self._connect, wakeup, self.stop))]
         if self.consumer:
             targets.append(("consumer", self.run_consumer))
         targets += [(job.name, lambda job=job: self.run_job(job)) for job in self.jobs()]

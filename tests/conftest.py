@@ -25,6 +25,8 @@ ORG_A = "0a000000-0000-4000-8000-00000000000a"
 ORG_B = "0b000000-0000-4000-8000-00000000000b"
 RUN_ID = uuid.uuid4().hex[:8]
 RETRY_DELAYS = "0.2,0.4"
+# Record every span, as a deployment with an exporter does, so tests can inspect traces.
+os.environ.setdefault("OTEL_TRACES_SAMPLER", "parentbased_always_on")
 
 
 def token(org: str = ORG_A, roles=("cs_specialist",), sites=("*",), **kwargs) -> str:

@@ -11,14 +11,14 @@ from shared.readmodel import upsert
 handlers = Handlers("access")
 
 
-@handlers.on(PersonRegistered)
-def remember_pass_holder(session, event):
-    person = event.payload
-    upsert(session, PassHolder.__table__, {
-        "person_id": person.person_id,
+@handlers.on_batch(PersonRegistered)
+def remember_pass_holders(session, events):
+    now = datetime.now(timezone.utc)
+    upsert(session, PassHolder.__table__, [{
+        "person_id": event.payload.person_id,
         "organization_id": event.organization_id,
-        "full_name": person.full_name,
-        "kind": person.kind,
-        "site_id": person.site_id,
-        "updated_at": datetime.now(timezone.utc),
-    }, key=("person_id",))
+        "full_name": event.payload.full_name,
+        "kind": event.payload.kind,
+        "site_id": event.payload.site_id,
+        "updated_at": now,
+    } for event in events], key=("person_id",))

@@ -11,15 +11,15 @@ from shared.readmodel import upsert
 handlers = Handlers("billing")
 
 
-@handlers.on(PersonRegistered)
-def remember_payer(session, event):
-    person = event.payload
-    upsert(session, Payer.__table__, {
-        "person_id": person.person_id,
+@handlers.on_batch(PersonRegistered)
+def remember_payers(session, events):
+    now = datetime.now(timezone.utc)
+    upsert(session, Payer.__table__, [{
+        "person_id": event.payload.person_id,
         "organization_id": event.organization_id,
-        "full_name": person.full_name,
-        "kind": person.kind,
-        "email": person.email,
-        "phone": person.phone,
-        "updated_at": datetime.now(timezone.utc),
-    }, key=("person_id",))
+        "full_name": event.payload.full_name,
+        "kind": event.payload.kind,
+        "email": event.payload.email,
+        "phone": event.payload.phone,
+        "updated_at": now,
+    } for event in events], key=("person_id",))

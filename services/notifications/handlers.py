@@ -11,17 +11,17 @@ from shared.readmodel import upsert
 handlers = Handlers("notifications")
 
 
-@handlers.on(PersonRegistered)
-def remember_recipient(session, event):
-    """Keep how to reach the person; the channels stay in the person's order of preference."""
-    person = event.payload
-    upsert(session, Recipient.__table__, {
-        "person_id": person.person_id,
+@handlers.on_batch(PersonRegistered)
+def remember_recipients(session, events):
+    """Keep how to reach each person; the channels stay in the person's order of preference."""
+    now = datetime.now(timezone.utc)
+    upsert(session, Recipient.__table__, [{
+        "person_id": event.payload.person_id,
         "organization_id": event.organization_id,
-        "full_name": person.full_name,
-        "phone": person.phone,
-        "email": person.email,
-        "language": person.preferred_language or "zh-CN",
-        "channels": list(person.preferred_channels),
-        "updated_at": datetime.now(timezone.utc),
-    }, key=("person_id",))
+        "full_name": event.payload.full_name,
+        "phone": event.payload.phone,
+        "email": event.payload.email,
+        "language": event.payload.preferred_language or "zh-CN",
+        "channels": list(event.payload.preferred_channels),
+        "updated_at": now,
+    } for event in events], key=("person_id",))

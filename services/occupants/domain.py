@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -57,10 +59,11 @@ def register_person(session: Session, site: Site, *, registered_by: str, kind: s
     """Record the person and, in the same transaction, the `person.registered.v1` event."""
     if not (phone or email):
         raise Problem(422, "Unprocessable Content", "Give a phone number or an e-mail address.", field="phone")
-    person = Person(organization_id=site.organization_id, site_id=site.id, kind=kind, full_name=full_name,
-                    phone=phone, email=email, preferred_language=preferred_language,
-                    preferred_channels=list(preferred_channels or ["sms"]), registered_by=registered_by)
+    person = Person(id=str(uuid.uuid4()), organization_id=site.organization_id, site_id=site.id, kind=kind,
+                    full_name=full_name, phone=phone, email=email, preferred_language=preferred_language,
+                    preferred_channels=list(preferred_channels or ["sms"]), registered_by=registered_by,
+                    registered_at=datetime.now(timezone.utc))
+    # No flush: the person is complete as built, and people registered together go in as one statement.
     session.add(person)
-    session.flush()
     record(session, chassis.outbox, events.person_registered(person), organization_id=site.organization_id)
     return person

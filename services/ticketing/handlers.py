@@ -11,14 +11,14 @@ from shared.readmodel import upsert
 handlers = Handlers("ticketing")
 
 
-@handlers.on(PersonRegistered)
-def remember_reporter(session, event):
-    person = event.payload
-    upsert(session, Reporter.__table__, {
-        "person_id": person.person_id,
+@handlers.on_batch(PersonRegistered)
+def remember_reporters(session, events):
+    now = datetime.now(timezone.utc)
+    upsert(session, Reporter.__table__, [{
+        "person_id": event.payload.person_id,
         "organization_id": event.organization_id,
-        "full_name": person.full_name,
-        "phone": person.phone,
-        "site_id": person.site_id,
-        "updated_at": datetime.now(timezone.utc),
-    }, key=("person_id",))
+        "full_name": event.payload.full_name,
+        "phone": event.payload.phone,
+        "site_id": event.payload.site_id,
+        "updated_at": now,
+    } for event in events], key=("person_id",))

@@ -24,6 +24,7 @@ def connect(settings: Settings) -> Connection:
     return Connection(settings.bus_url, heartbeat=30, connect_timeout=5)
 
 
-def supports_confirms(connection: Connection) -> bool:
-    """True on RabbitMQ; virtual transports store a message synchronously, so a return means it is kept."""
+def is_rabbitmq(connection: Connection) -> bool:
+    """True on RabbitMQ, which has publisher confirms and multiple acks. kombu's virtual transports (the
+    embedded bus) store a message synchronously, so a return means it is kept, and ack one tag at a time."""
     return connection.transport.driver_type == "amqp"

@@ -1,7 +1,9 @@
 """Idempotent consumers: the inbox row and the effect commit together, the ack comes after.
 
-Deliveries are handled a batch at a time in one transaction, each inside its own savepoint, so one failing
-handler does not undo its neighbours. A message id already in the inbox is a duplicate and changes nothing.
+Deliveries are handled a batch at a time in one transaction: the inbox rows go in as one statement, and
+consecutive events of one type reach their handler together when it takes batches. Only if a handler fails
+is the batch redone with each message inside its own savepoint, so the failure does not undo its
+neighbours. A message id already in the inbox (or earlier in the batch) is a duplicate and changes nothing.
 A handler that raises sends its message to the next retry queue (published with a confirm before the
 original is acked); after the last attempt it goes to the dead-letter queue. When the database itself is
 unreachable the whole batch is returned to the queue untouched, and no attempt is spent.
@@ -9,10 +11,13 @@ unreachable the whole batch is returned to the queue untouched, and no attempt i
 
 from __future__ import annotations
 
+import itertools
 import logging
 import socket
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -23,6 +28,7 @@ from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import db, metrics, tracing
+from shared.bus.connection import is_rabbitmq
 from shared.bus.envelope import Envelope, Received, event_type_of, producer_of, unpack
 from shared.bus.outbox import PUBLISHED_AT_HEADER
 from shared.bus.publisher import Outgoing, Publisher
@@ -35,12 +41,14 @@ RETRY_AT_HEADER = "x-retry-at"
 ERROR_HEADER = "x-last-error"
 
 Handler = Callable[[Session, Received], None]
+BatchHandler = Callable[[Session, list[Received]], None]
 
 
 @dataclass(frozen=True)
 class Route:
     message_cls: type[Message]
-    handler: Handler
+    handler: Handler | BatchHandler
+    batched: bool
 
 
 class Handlers:
@@ -50,6 +58,12 @@ class Handlers:
 
         @handlers.on(PersonRegistered)
         def remember_person(session, event): ...
+
+        @handlers.on_batch(PersonRegistered)      # a burst becomes one statement, e.g. for a read model
+        def remember_people(session, events): ...
+
+    A per-event handler runs inside its event's trace span, so events it records continue that trace;
+    a batch handler runs inside the spans of all its events at once.
     """
 
     def __init__(self, consumer: str):
@@ -57,8 +71,14 @@ class Handlers:
         self.routes: dict[str, Route] = {}
 
     def on(self, message_cls: type[Message]) -> Callable[[Handler], Handler]:
-        def register(handler: Handler) -> Handler:
-            self.routes[event_type_of(message_cls)] = Route(message_cls, handler)
+        return self._register(message_cls, batched=False)
+
+    def on_batch(self, message_cls: type[Message]) -> Callable[[BatchHandler], BatchHandler]:
+        return self._register(message_cls, batched=True)
+
+    def _register(self, message_cls: type[Message], batched: bool) -> Callable:
+        def register(handler):
+            self.routes[event_type_of(message_cls)] = Route(message_cls, handler, batched)
             return handler
 
         return register
@@ -85,6 +105,20 @@ class _Outcome:
     dead: bool = False
 
 
+@dataclass
+class _Delivery:
+    """A decoded message that is not a duplicate: what its handler needs and what its inbox row records."""
+
+    message: object
+    message_id: str
+    route: Route
+    event: Received
+
+    @property
+    def event_type(self) -> str:
+        return self.event.envelope.type
+
+
 class InboxConsumer:
     def __init__(
         self,
@@ -102,6 +136,7 @@ class InboxConsumer:
         self.inbox = inbox
         self.batch_size = batch_size
         self.prefetch = prefetch
+        self.multiple_acks = False
         self._buffer: list = []
 
     # -- the loop ---------------------------------------------------------------------------------------
@@ -109,6 +144,7 @@ class InboxConsumer:
     def consume(self, connection: Connection, stop, on_ready: Callable[[], None] = lambda: None) -> None:
         channel = connection.channel()
         publisher = Publisher(connection)
+        self.multiple_acks = is_rabbitmq(connection)
         self._buffer.clear()  # deliveries from a lost connection cannot be acked; the broker redelivers them
         # prefetch_count given here is applied before basic.consume; a later qos() would not bind this consumer.
         with Consumer(channel, queues=[Queue(self.subscription.inbox)], on_message=self._buffer.append,
@@ -156,61 +192,82 @@ class InboxConsumer:
 
     def _apply_batch(self, batch: list, isolated: bool) -> list[_Outcome]:
         with self.sessions() as session, session.begin():
-            ids = [m.properties.get("message_id", "") for m in batch]
-            seen = set(session.scalars(select(self.inbox.c.message_id).where(self.inbox.c.message_id.in_(ids))))
-            return [self._apply_one(session, message, seen, isolated) for message in batch]
+            outcomes, deliveries = self._triage(session, batch)
+            if isolated:
+                return outcomes + [self._apply_isolated(session, delivery) for delivery in deliveries]
+            if deliveries:
+                session.execute(self.inbox.insert(), [self._inbox_row(d) for d in deliveries])
+            for route, run in itertools.groupby(deliveries, key=lambda d: d.route):
+                self._run_handler(session, route, list(run))
+            return outcomes + [_Outcome(d.message, d.event_type, "handled") for d in deliveries]
 
-    def _apply_one(self, session: Session, message, seen: set[str], isolated: bool) -> _Outcome:
-        message_id = message.properties.get("message_id", "")
+    def _triage(self, session: Session, batch: list) -> tuple[list[_Outcome], list[_Delivery]]:
+        """Settle what needs no handler (duplicates, undecodable messages); decode the rest, in order."""
+        ids = [m.properties.get("message_id", "") for m in batch]
+        seen = set(session.scalars(select(self.inbox.c.message_id).where(self.inbox.c.message_id.in_(ids))))
+        outcomes, deliveries = [], []
+        for message, message_id in zip(batch, ids):
+            try:
+                route, event = self._decode(message)
+            except _Unhandleable as exc:
+                outcomes.append(_Outcome(message, "unknown", "unhandleable", str(exc)))
+                continue
+            if message_id in seen:
+                outcomes.append(_Outcome(message, event.envelope.type, "duplicate"))
+                continue
+            seen.add(message_id)
+            deliveries.append(_Delivery(message, message_id, route, event))
+        return outcomes, deliveries
+
+    def _run_handler(self, session: Session, route: Route, deliveries: list[_Delivery]) -> None:
         try:
-            route, received = self._decode(message)
-        except _Unhandleable as exc:
-            return _Outcome(message, "unknown", "unhandleable", str(exc))
-        event_type = received.envelope.type
-        if message_id in seen:
-            return _Outcome(message, event_type, "duplicate")
-        parent = tracing.context_from_headers(message.headers)
-        token = tracing.set_correlation_id(received.envelope.correlation_id)
-        try:
-            with tracing.tracer().start_as_current_span(
-                f"{event_type} process", context=parent, kind=trace.SpanKind.CONSUMER
-            ) as span:
-                span.set_attribute("messaging.system", "rabbitmq")
-                span.set_attribute("messaging.message.id", message_id)
-                savepoint = session.begin_nested() if isolated else None
-                try:
-                    session.execute(
-                        self.inbox.insert().values(
-                            message_id=message_id, event_type=event_type, handled_at=datetime.now(timezone.utc)
-                        )
-                    )
-                    route.handler(session, received)
-                    if savepoint:
-                        savepoint.commit()
-                except Exception as exc:
-                    if db.is_unreachable(exc):
-                        raise
-                    if not savepoint:
-                        raise _HandlerFailed from exc
-                    savepoint.rollback()
-                    span.record_exception(exc)
-                    log.warning("handler failed for %s %s: %s", event_type, message_id, exc)
-                    return _Outcome(message, event_type, "failed", f"{type(exc).__name__}: {exc}")
-        finally:
-            tracing.reset_correlation_id(token)
-        seen.add(message_id)
-        return _Outcome(message, event_type, "handled")
+            if route.batched:
+                with ExitStack() as spans:
+                    for delivery in deliveries:
+                        spans.enter_context(_processing(delivery))
+                    route.handler(session, [d.event for d in deliveries])
+            else:
+                for delivery in deliveries:
+                    with _processing(delivery):
+                        route.handler(session, delivery.event)
+            session.flush()  # a constraint the handlers broke is their failure, not the commit's
+        except Exception as exc:
+            if db.is_unreachable(exc):
+                raise
+            raise _HandlerFailed from exc
+
+    def _apply_isolated(self, session: Session, delivery: _Delivery) -> _Outcome:
+        route = delivery.route
+        with _processing(delivery) as span:
+            savepoint = session.begin_nested()
+            try:
+                session.execute(self.inbox.insert(), self._inbox_row(delivery))
+                route.handler(session, [delivery.event] if route.batched else delivery.event)
+                savepoint.commit()
+            except Exception as exc:
+                if db.is_unreachable(exc):
+                    raise
+                savepoint.rollback()
+                span.record_exception(exc)
+                log.warning("handler failed for %s %s: %s", delivery.event_type, delivery.message_id, exc)
+                return _Outcome(delivery.message, delivery.event_type, "failed", f"{type(exc).__name__}: {exc}")
+        return _Outcome(delivery.message, delivery.event_type, "handled")
+
+    @staticmethod
+    def _inbox_row(delivery: _Delivery) -> dict:
+        return {"message_id": delivery.message_id, "event_type": delivery.event_type,
+                "handled_at": datetime.now(timezone.utc)}
 
     def _decode(self, message) -> tuple[Route, Received]:
         try:
-            event_type = Envelope.FromString(message.body).type
+            envelope = Envelope.FromString(message.body)
         except DecodeError as exc:
             raise _Unhandleable(f"body is not an Envelope: {exc}") from exc
-        route = self.handlers.routes.get(event_type)
+        route = self.handlers.routes.get(envelope.type)
         if route is None:
-            raise _Unhandleable(f"no handler for {event_type!r}")
+            raise _Unhandleable(f"no handler for {envelope.type!r}")
         try:
-            return route, unpack(message.body, route.message_cls)
+            return route, unpack(envelope, route.message_cls)
         except (DecodeError, ValueError) as exc:
             raise _Unhandleable(str(exc)) from exc
 
@@ -225,11 +282,10 @@ class InboxConsumer:
                     # Not safely parked elsewhere: leave it to the broker to deliver again.
                     outcome.message.requeue()
                     outcome.result = "requeued"
-        now = time.time()
-        for outcome in outcomes:
-            if outcome.result == "requeued":
-                continue
-            outcome.message.ack()
+        settled = [o for o in outcomes if o.result != "requeued"]
+        self._ack([o.message for o in settled])
+        now, counts = time.time(), Counter()
+        for outcome in settled:
             if outcome.dead:
                 label = "dead_lettered"
                 metrics.BUS_DEAD_LETTERED.labels(self.service, outcome.event_type).inc()
@@ -240,7 +296,20 @@ class InboxConsumer:
                 published_at = _float(outcome.message.headers.get(PUBLISHED_AT_HEADER))
                 if outcome.result == "handled" and published_at:
                     metrics.BUS_EVENT_LATENCY.labels(self.service, outcome.event_type).observe(now - published_at)
-            metrics.BUS_EVENTS_HANDLED.labels(self.service, outcome.event_type, label).inc()
+            counts[outcome.event_type, label] += 1
+        for (event_type, label), count in counts.items():
+            metrics.BUS_EVENTS_HANDLED.labels(self.service, event_type, label).inc(count)
+
+    def _ack(self, messages: list) -> None:
+        """On RabbitMQ one frame acks the batch: every delivery up to the last tag is settled by now (the
+        requeued ones were rejected first). Virtual transports ignore `multiple`, so there each is acked."""
+        if not messages:
+            return
+        if self.multiple_acks:
+            max(messages, key=lambda m: m.delivery_tag).ack(multiple=True)
+        else:
+            for message in messages:
+                message.ack()
 
     def _onward(self, outcome: _Outcome) -> tuple[_Outcome, Outgoing]:
         """Where a failed delivery goes next: the next retry queue, or the dead letters."""
@@ -269,3 +338,19 @@ def _float(value) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+@contextmanager
+def _processing(delivery: _Delivery) -> Iterator[trace.Span]:
+    """The message's process span, a child of its publish span, with its correlation id current."""
+    parent = tracing.context_from_headers(delivery.message.headers)
+    token = tracing.set_correlation_id(delivery.event.envelope.correlation_id)
+    try:
+        with tracing.tracer().start_as_current_span(
+            f"{delivery.event_type} process", context=parent, kind=trace.SpanKind.CONSUMER
+        ) as span:
+            span.set_attribute("messaging.system", "rabbitmq")
+            span.set_attribute("messaging.message.id", delivery.message_id)
+            yield span
+    finally:
+        tracing.reset_correlation_id(token)

@@ -58,8 +58,7 @@ class Received:
         return self.envelope.organization_id
 
 
-def unpack(body: bytes, message_cls: type[Message]) -> Received:
-    envelope = Envelope.FromString(body)
+def unpack(envelope: Envelope, message_cls: type[Message]) -> Received:
     payload = message_cls()
     if not envelope.payload.Unpack(payload):
         raise ValueError(f"payload is {envelope.payload.type_url}, expected {message_cls.DESCRIPTOR.full_name}")

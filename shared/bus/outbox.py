@@ -4,18 +4,23 @@ A write never needs the broker: the event is committed with the data or not at a
 pending rows in id order with confirms and marks them published; rows it could not publish get a growing
 delay. A relay that crashes between publishing and marking leaves rows pending, so they are sent again and
 the consumers' inboxes drop the duplicates.
+
+On PostgreSQL a transaction that records events also sends NOTIFY on commit, and an idle relay LISTENs, so
+it starts publishing at once instead of at its next poll; the poll stays as the fallback (and is all that
+SQLite has).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from datetime import datetime, timedelta, timezone
 
 from google.protobuf.message import Message
 from opentelemetry import trace
-from sqlalchemy import Table, delete, func, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, Table, delete, event, func, or_, select, text, update
+from sqlalchemy.orm import Session, registry, sessionmaker
 
 from shared import metrics, tracing
 from shared.bus.envelope import exchange_name, new_envelope
@@ -24,23 +29,44 @@ from shared.bus.publisher import Outgoing, Publisher
 log = logging.getLogger(__name__)
 
 PUBLISHED_AT_HEADER = "x-published-at"
+NOTIFY_CHANNEL = "psp_outbox"
+STOP_CHECK_SECONDS = 0.5
+_NOTIFY = "psp.outbox.notify"
 MAX_BACKOFF_SECONDS = 300
 
 
 def record(session: Session, outbox: Table, payload: Message, *, organization_id: str) -> str:
-    """Add the event to the session's transaction; returns its id."""
+    """Add the event to the session's transaction; returns its id.
+
+    The row is written at the next flush, with the transaction's other events in one statement; a
+    savepoint rolled back takes its events with it.
+    """
     envelope = new_envelope(payload, organization_id=organization_id, correlation_id=tracing.correlation_id())
-    session.execute(
-        outbox.insert().values(
-            event_id=envelope.id,
-            event_type=envelope.type,
-            envelope=envelope.SerializeToString(),
-            trace_headers=tracing.current_trace_headers(),
-            created_at=datetime.now(timezone.utc),
-            attempts=0,
-        )
-    )
+    session.info[_NOTIFY] = True
+    session.add(_row_class(outbox)(
+        event_id=envelope.id,
+        event_type=envelope.type,
+        envelope=envelope.SerializeToString(),
+        trace_headers=tracing.current_trace_headers(),
+        created_at=datetime.now(timezone.utc),
+        attempts=0,
+    ))
     return envelope.id
+
+
+@event.listens_for(Session, "before_commit")
+def _notify_relay(session: Session) -> None:
+    """Wake the relay when this commit lands (PostgreSQL delivers a NOTIFY only if the transaction commits)."""
+    if session.info.pop(_NOTIFY, False) and session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+
+
+@functools.cache
+def _row_class(outbox: Table) -> type:
+    """The service's outbox table mapped as a class of its own, so the unit of work batches its rows."""
+    row_class = type("OutboxRow", (), {})
+    registry().map_imperatively(row_class, outbox)
+    return row_class
 
 
 def _now() -> datetime:
@@ -124,18 +150,62 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def run_relay(relay: Relay, connect, stop, poll_seconds: float) -> None:
+class Wakeup:
+    """How an idle relay waits: for a writer's NOTIFY on PostgreSQL, at most `poll_seconds` anywhere."""
+
+    def __init__(self, engine: Engine, poll_seconds: float, stop):
+        self.engine = engine
+        self.poll_seconds = poll_seconds
+        self.stop = stop
+        self.listening = None  # a pooled connection kept in autocommit with LISTEN issued
+
+    def wait(self) -> None:
+        if self.engine.dialect.name != "postgresql":
+            self.stop.wait(self.poll_seconds)
+            return
+        try:
+            connection = self._listen()
+            deadline = time.monotonic() + self.poll_seconds
+            while not self.stop.is_set() and (remaining := deadline - time.monotonic()) > 0:
+                # In slices, so a stopping worker is not held for a whole long poll.
+                if any(True for _ in connection.notifies(timeout=min(remaining, STOP_CHECK_SECONDS), stop_after=1)):
+                    break
+            for _ in connection.notifies(timeout=0):  # the others that came meanwhile: one look serves all
+                pass
+        except Exception:  # noqa: BLE001 - the database went away; poll until it is back
+            log.warning("outbox relay cannot listen for notifications; polling", exc_info=True)
+            self.close()
+            self.stop.wait(self.poll_seconds)
+
+    def _listen(self):
+        if self.listening is None:
+            self.listening = self.engine.raw_connection()
+            driver = self.listening.driver_connection
+            driver.autocommit = True
+            driver.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        return self.listening.driver_connection
+
+    def close(self) -> None:
+        if self.listening is not None:
+            self.listening.invalidate()
+            self.listening = None
+
+
+def run_relay(relay: Relay, connect, wakeup: Wakeup, stop) -> None:
     """Publish until `stop` is set, reconnecting with a growing delay when the broker goes away."""
     backoff = 0.5
-    while not stop.is_set():
-        try:
-            with connect() as connection:
-                publisher = Publisher(connection)
-                backoff = 0.5
-                while not stop.is_set():
-                    if relay.publish_pending(publisher) < relay.batch_size:
-                        stop.wait(poll_seconds)
-        except Exception:  # noqa: BLE001 - any failure: log, wait, reconnect
-            log.exception("outbox relay failed; retrying in %.1fs", backoff)
-            stop.wait(backoff)
-            backoff = min(backoff * 2, 30.0)
+    try:
+        while not stop.is_set():
+            try:
+                with connect() as connection:
+                    publisher = Publisher(connection)
+                    backoff = 0.5
+                    while not stop.is_set():
+                        if relay.publish_pending(publisher) == 0:
+                            wakeup.wait()
+            except Exception:  # noqa: BLE001 - any failure: log, wait, reconnect
+                log.exception("outbox relay failed; retrying in %.1fs", backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+    finally:
+        wakeup.close()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from kombu import Connection, Producer
 
-from shared.bus.connection import supports_confirms
+from shared.bus.connection import is_rabbitmq
 from shared.bus.envelope import CONTENT_TYPE
 
 
@@ -36,7 +36,7 @@ class Publisher:
         self.confirm_timeout = confirm_timeout
         self.channel = connection.channel()
         self.producer = Producer(self.channel)
-        self.confirms = supports_confirms(connection)
+        self.confirms = is_rabbitmq(connection)
         self._next_tag = 1
         self._open: set[int] = set()
         self._nacked: set[int] = set()

@@ -12,53 +12,17 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 
-from services.occupants import domain
-from services.occupants.models import Site
-from shared import db
 from shared.bus.connection import connect
 from shared.bus.parking import list_dead_letters, replay_dead_letters
 from shared.config import Settings
 from shared.service import load
-from tests.conftest import (
-    ORG_A, bearer, occupants_client, rabbitmqctl, running_workers, start_worker_process, wait_until,
+from tests.conftest import bearer, occupants_client, rabbitmqctl, running_workers, start_worker_process, wait_until
+from tests.integration.conftest import (
+    PROBE, assert_exactly_once, dead_letter_count, effects, queue_burst_with_one_failing_event,
 )
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
-
-PROBE = "tests.support.probe.service"
-
-
-@pytest.fixture
-def writer(platform_env):
-    """Registers people straight through the occupants domain, each in its own transaction."""
-    engine = db.make_engine(platform_env["occupants"])
-    sessions = db.make_sessionmaker(engine)
-    with sessions() as session, session.begin():
-        site = domain.create_site(session, ORG_A, code="RL", name="Reliability Court")
-
-    def register(count: int, prefix: str = "person", on_each=lambda i: None) -> None:
-        for i in range(count):
-            with sessions() as session, session.begin():
-                domain.register_person(session, session.get(Site, site.id), registered_by="test", kind="individual",
-                                       full_name=f"{prefix}-{i}", phone=str(i))
-            on_each(i)
-
-    yield register
-    engine.dispose()
-
-
-def effects(databases) -> tuple[int, int]:
-    with databases["probe"].engine.connect() as connection:
-        return connection.execute(text("SELECT count(*), count(DISTINCT person_id) FROM effects")).one()
-
-
-def assert_exactly_once(databases, expected: int, timeout: float = 90) -> None:
-    wait_until(lambda: effects(databases)[0] >= expected, timeout=timeout, interval=0.25,
-               what=f"{expected} effects")
-    total, distinct = effects(databases)
-    assert (total, distinct) == (expected, expected), f"{total} effects for {distinct} events, expected {expected}"
-
 
 def test_broker_restarted_mid_stream_loses_nothing_and_doubles_nothing(writer, databases):
     count = 300
@@ -159,19 +123,7 @@ def test_database_down_answers_503_then_recovers_without_a_restart(platform_env,
 
 
 def test_one_failing_message_does_not_undo_its_batch_neighbours(writer, databases):
-    """Everything is written before the consumer starts, so the poison message shares a batch with others."""
-    writer(10, prefix="good-before")
-    writer(1, prefix="FAIL")
-    writer(10, prefix="good-after")
-    with running_workers("occupants"):
-        wait_until(lambda: databases["occupants"].scalar(
-            "SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0, what="all published")
+    queue_burst_with_one_failing_event(writer, databases)
     with running_workers(PROBE):
         assert_exactly_once(databases, 20)
-        wait_until(lambda: _dead_letter_count() == 1, timeout=30, what="the poison message in the dead letters")
-
-
-def _dead_letter_count() -> int:
-    settings = Settings()
-    with connect(settings) as connection:
-        return len(list_dead_letters(connection, load(PROBE).subscription(settings.bus_retry_delays)))
+        wait_until(lambda: dead_letter_count() == 1, timeout=30, what="the poison message in the dead letters")

@@ -1,0 +1,98 @@
+"""The fast paths of the bus keep its promises: batch handlers, one-statement read models, relay wake-up."""
+
+import threading
+from datetime import datetime, timezone
+
+import pytest
+from psp.occupants.v1.events_pb2 import PersonRegistered
+from sqlalchemy import select
+
+from services.ticketing.models import Base as TicketingBase
+from services.ticketing.models import Reporter
+from shared import db
+from shared.bus.connection import connect
+from shared.bus.consumer import Handlers, InboxConsumer
+from shared.config import Settings
+from shared.readmodel import upsert
+from tests.conftest import running_workers, wait_until
+from tests.integration.conftest import assert_exactly_once, dead_letter_count, queue_burst_with_one_failing_event
+from tests.support.probe import service as probe
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_failing_batch_handler_is_redone_one_message_at_a_time(writer, databases, platform_env):
+    """The burst reaches the batch handler in batches; when one event in them fails, the others are
+    still handled exactly once and only the failing one goes on to retries and the dead letters."""
+    queue_burst_with_one_failing_event(writer, databases)
+
+    calls: list[list[str]] = []
+    batched = Handlers("probe")
+
+    @batched.on_batch(PersonRegistered)
+    def count_effects(session, events):
+        calls.append([event.payload.full_name for event in events])
+        for event in events:
+            probe.count_effect(session, event)
+
+    settings = Settings()
+    engine = db.make_engine(platform_env["probe"])
+    consumer = InboxConsumer(batched, probe.SERVICE.subscription(settings.bus_retry_delays),
+                             db.make_sessionmaker(engine), probe.chassis.inbox, batch_size=128, prefetch=256)
+    stop = threading.Event()
+    with connect(settings) as connection:
+        thread = threading.Thread(target=consumer.consume, args=(connection, stop), daemon=True)
+        thread.start()
+        try:
+            assert_exactly_once(databases, 20)
+            wait_until(lambda: dead_letter_count() == 1, timeout=30, what="the failing event in the dead letters")
+        finally:
+            stop.set()
+            thread.join(timeout=15)
+    engine.dispose()
+    assert max(len(call) for call in calls) > 1, "the burst should reach the handler in batches"
+    # Each delivery of the failing event: tried with its batch (alone, on a retry), then redone in isolation.
+    assert sum("FAIL-0" in call for call in calls) == 2 * consumer.subscription.max_attempts
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def read_model_sessions(request, platform_env, tmp_path):
+    if request.param == "postgresql":
+        url = platform_env["ticketing"]
+    else:
+        url = f"sqlite:///{tmp_path / 'ticketing.db'}"
+    engine = db.make_engine(url)
+    if request.param == "sqlite":
+        TicketingBase.metadata.create_all(engine)
+    yield db.make_sessionmaker(engine)
+    engine.dispose()
+
+
+def test_a_read_model_batch_holding_one_key_twice_keeps_the_later_row(read_model_sessions):
+    """One INSERT .. ON CONFLICT cannot touch a row twice, so the upsert must fold a batch by key, in order."""
+    now = datetime.now(timezone.utc)
+
+    def reporter(person_id: str, full_name: str) -> dict:
+        return {"person_id": person_id, "organization_id": "org", "full_name": full_name, "phone": "1",
+                "site_id": "site", "updated_at": now}
+
+    with read_model_sessions() as session, session.begin():
+        upsert(session, Reporter.__table__, [reporter("p1", "Old"), reporter("p2", "Other")], key=("person_id",))
+    with read_model_sessions() as session, session.begin():
+        upsert(session, Reporter.__table__, [reporter("p1", "First"), reporter("p3", "New"), reporter("p1", "Last")],
+               key=("person_id",))
+    with read_model_sessions() as session:
+        names = dict(session.execute(select(Reporter.person_id, Reporter.full_name)).all())
+    assert names == {"p1": "Last", "p2": "Other", "p3": "New"}
+
+
+def test_a_committed_event_wakes_an_idle_relay_long_before_its_next_poll(writer, databases):
+    """With a ten-minute poll, only PostgreSQL's NOTIFY can get the second event published within the test."""
+    def published() -> int:
+        return databases["occupants"].scalar("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL")
+
+    with running_workers("occupants", OUTBOX_POLL_SECONDS="600"):
+        writer(1, prefix="first")
+        wait_until(lambda: published() == 1, timeout=30, what="the first event published")
+        writer(1, prefix="second")  # the relay has found the outbox empty by now and is waiting
+        wait_until(lambda: published() == 2, timeout=30, what="the second event published")
