@@ -140,7 +140,10 @@ def run(events: int) -> list[dict]:
                     progress(f"latency: the machine was {(machine_cpu_seconds() - cpu_before) / (time.time() - started):.2f} "
                              f"cores busy")
                     cpu_report("latency", paced)
-                    p99 = histogram_quantile(0.99, _latency_buckets(workers[0].metrics(), before))
+                    buckets = _latency_buckets(workers[0].metrics(), before)
+                    p99 = histogram_quantile(0.99, buckets)
+                    progress(f"latency: publish->handled p50 {_ms(histogram_quantile(0.5, buckets))} ms, "
+                             f"p99 {_ms(p99)} ms (estimated from the histogram)")
                     write_p99 = _write_to_handled_p99(occupants, ticketing, skip)
             lost, duplicated = _verify(occupants, ticketing, workers[0].metrics())
         finally:

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Events the relay publishes, and deliveries a consumer handles, per database transaction.",
     )
+    bus_linger_ms: float = Field(
+        2.0,
+        alias="BUS_LINGER_MS",
+        ge=0,
+        description="How long a consumer that has a delivery waits for more before handling them together. "
+        "A relay sends a burst at a time; taking it whole costs one transaction instead of several.",
+    )
     bus_retry_delays: Annotated[tuple[float, ...], NoDecode] = Field(
         (1.0, 5.0, 30.0),
         alias="BUS_RETRY_DELAYS",

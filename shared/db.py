@@ -23,7 +23,10 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pre_ping: bool = True) -> Engine:
+    """`pre_ping` tests each pooled connection before use, a round trip per checkout, so a request after a
+    database restart does not fail on a stale connection. Workers go without: they retry a failed batch
+    anyway, and SQLAlchemy drops the whole pool at the first disconnect it sees."""
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -31,7 +34,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         _make_sqlite_transactional(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+    return create_engine(url, pool_pre_ping=pre_ping, pool_size=5, max_overflow=10, pool_recycle=1800)
 
 
 def _make_sqlite_transactional(engine: Engine) -> None:

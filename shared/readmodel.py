@@ -27,7 +27,8 @@ def upsert(session: Session, table: Table, rows: Sequence[dict], key: tuple[str,
 
 @functools.cache
 def _upsert_statement(dialect: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...]) -> Insert:
-    """Built once per shape, so SQLAlchemy's compiled cache serves every later batch."""
+    """Built once per shape. (SQLAlchemy still compiles it at every execution: it does not cache the
+    dialects' INSERT .. ON CONFLICT constructs.)"""
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect](table)
     changes = {name: insert.excluded[name] for name in columns if name not in key}
     return insert.on_conflict_do_update(index_elements=list(key), set_=changes)

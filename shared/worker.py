@@ -49,14 +49,14 @@ class Worker:
     stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self):
-        self.engine = db.make_engine(self.settings.database_url_for(self.service.name))
+        self.engine = db.make_engine(self.settings.database_url_for(self.service.name), pre_ping=False)
         SQLAlchemyInstrumentor().instrument(engine=self.engine)
         self.sessions = db.make_sessionmaker(self.engine)
         self.subscription = self.service.subscription(self.settings.bus_retry_delays)
         self.relay = Relay(self.service.name, self.sessions, self.service.tables.outbox, self.settings.bus_batch_size)
         self.consumer = (
             InboxConsumer(self.service.handlers, self.subscription, self.sessions, self.service.tables.inbox,
-                          self.settings.bus_batch_size, self.settings.bus_prefetch)
+                          self.settings.bus_batch_size, self.settings.bus_prefetch, self.settings.bus_linger_ms / 1000)
             if self.subscription else None
         )
         self.readiness = Readiness(self.service.name, "worker", self.engine, self.settings, broker_required=True)

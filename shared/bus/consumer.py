@@ -128,6 +128,7 @@ class InboxConsumer:
         inbox: Table,
         batch_size: int,
         prefetch: int,
+        linger_seconds: float = 0.0,
     ):
         self.handlers = handlers
         self.subscription = subscription
@@ -136,6 +137,7 @@ class InboxConsumer:
         self.inbox = inbox
         self.batch_size = batch_size
         self.prefetch = prefetch
+        self.linger_seconds = linger_seconds
         self.multiple_acks = False
         self._buffer: list = []
 
@@ -158,10 +160,12 @@ class InboxConsumer:
                     self.handle_batch(batch, publisher)
 
     def _fill_batch(self, connection: Connection) -> None:
+        """Wait for a delivery, then take what arrives within the linger; never wait to fill a batch."""
         try:
             connection.drain_events(timeout=0.5)
+            linger_until = time.monotonic() + self.linger_seconds
             while len(self._buffer) < self.batch_size:
-                connection.drain_events(timeout=0)  # take what has arrived; never wait to fill a batch
+                connection.drain_events(timeout=max(0.0, linger_until - time.monotonic()))
         except socket.timeout:
             pass
 
@@ -202,7 +206,11 @@ class InboxConsumer:
             return outcomes + [_Outcome(d.message, d.event_type, "handled") for d in deliveries]
 
     def _triage(self, session: Session, batch: list) -> tuple[list[_Outcome], list[_Delivery]]:
-        """Settle what needs no handler (duplicates, undecodable messages); decode the rest, in order."""
+        """Settle what needs no handler (duplicates, undecodable messages); decode the rest, in order.
+
+        Duplicates are found with a SELECT rather than INSERT .. ON CONFLICT, whose compiled form SQLAlchemy
+        does not cache.
+        """
         ids = [m.properties.get("message_id", "") for m in batch]
         seen = set(session.scalars(select(self.inbox.c.message_id).where(self.inbox.c.message_id.in_(ids))))
         outcomes, deliveries = [], []

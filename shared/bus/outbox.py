@@ -201,7 +201,9 @@ def run_relay(relay: Relay, connect, wakeup: Wakeup, stop) -> None:
                     publisher = Publisher(connection)
                     backoff = 0.5
                     while not stop.is_set():
-                        if relay.publish_pending(publisher) == 0:
+                        # A short batch took all that was due; later commits have notified (or the poll
+                        # will find them), so there is nothing to look for until then.
+                        if relay.publish_pending(publisher) < relay.batch_size:
                             wakeup.wait()
             except Exception:  # noqa: BLE001 - any failure: log, wait, reconnect
                 log.exception("outbox relay failed; retrying in %.1fs", backoff)

@@ -4,8 +4,9 @@ import threading
 from datetime import datetime, timezone
 
 import pytest
+from prometheus_client import REGISTRY
 from psp.occupants.v1.events_pb2 import PersonRegistered
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from services.ticketing.models import Base as TicketingBase
 from services.ticketing.models import Reporter
@@ -15,7 +16,9 @@ from shared.bus.consumer import Handlers, InboxConsumer
 from shared.config import Settings
 from shared.readmodel import upsert
 from tests.conftest import running_workers, wait_until
-from tests.integration.conftest import assert_exactly_once, dead_letter_count, queue_burst_with_one_failing_event
+from tests.integration.conftest import (
+    PROBE, assert_exactly_once, dead_letter_count, queue_burst_with_one_failing_event,
+)
 from tests.support.probe import service as probe
 
 pytestmark = pytest.mark.integration
@@ -96,3 +99,25 @@ def test_a_committed_event_wakes_an_idle_relay_long_before_its_next_poll(writer,
         wait_until(lambda: published() == 1, timeout=30, what="the first event published")
         writer(1, prefix="second")  # the relay has found the outbox empty by now and is waiting
         wait_until(lambda: published() == 2, timeout=30, what="the second event published")
+
+
+def test_events_published_again_after_a_relay_crash_change_nothing(writer, databases):
+    """A relay that dies between publishing and marking sends its batch again: the inbox absorbs it."""
+    writer(15, prefix="twice")
+    with running_workers("occupants", PROBE):
+        assert_exactly_once(databases, 15)
+        before = handled_outcomes().get("duplicate", 0)
+        with databases["occupants"].engine.begin() as connection:  # as if the marks had never committed
+            connection.execute(text("UPDATE outbox SET published_at = NULL"))
+        wait_until(lambda: handled_outcomes().get("duplicate", 0) >= before + 15, what="15 duplicates seen")
+    assert_exactly_once(databases, 15)
+
+
+def handled_outcomes() -> dict[str, float]:
+    """The probe consumer's bus_events_handled_total by outcome (in-process workers share this registry)."""
+    outcomes: dict[str, float] = {}
+    for family in REGISTRY.collect():
+        for sample in family.samples:
+            if sample.name == "bus_events_handled_total" and sample.labels.get("service") == "probe":
+                outcomes[sample.labels["outcome"]] = outcomes.get(sample.labels["outcome"], 0) + sample.value
+    return outcomes
