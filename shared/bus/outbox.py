@@ -164,7 +164,10 @@ class Wakeup:
             self.stop.wait(self.poll_seconds)
             return
         try:
-            connection = self._listen()
+            if self.listening is None:
+                self._listen()
+                return  # a commit just before the LISTEN notified no one: the caller looks once more first
+            connection = self.listening.driver_connection
             deadline = time.monotonic() + self.poll_seconds
             while not self.stop.is_set() and (remaining := deadline - time.monotonic()) > 0:
                 # In slices, so a stopping worker is not held for a whole long poll.
@@ -177,13 +180,11 @@ class Wakeup:
             self.close()
             self.stop.wait(self.poll_seconds)
 
-    def _listen(self):
-        if self.listening is None:
-            self.listening = self.engine.raw_connection()
-            driver = self.listening.driver_connection
-            driver.autocommit = True
-            driver.execute(f"LISTEN {NOTIFY_CHANNEL}")
-        return self.listening.driver_connection
+    def _listen(self) -> None:
+        self.listening = self.engine.raw_connection()
+        driver = self.listening.driver_connection
+        driver.autocommit = True
+        driver.execute(f"LISTEN {NOTIFY_CHANNEL}")
 
     def close(self) -> None:
         if self.listening is not None:
