@@ -46,11 +46,10 @@ from bench import raw
 from bench.infra import (
     WorkerProcess,
     bucketize,
+    cpu_by_process,
     databases,
     exact_quantile,
     histogram_quantile,
-    cpu_by_process,
-    machine_cpu_seconds,
     progress,
     vhost,
 )
@@ -85,23 +84,25 @@ def run(events: int) -> list[dict]:
         occupants, ticketing = create_engine(url), create_engine(urls["ticketing"])
         site_id = _seed_site(url)
         workers = [WorkerProcess("ticketing", env, logs)]
-        written_so_far, cpu_split = 0, {}
+        written_so_far, cpu_at_start = 0, {}
 
-        def cpu_report(phase: str, events_in_phase: int) -> None:
-            now = cpu_by_process(workers)
-            shares = ", ".join(f"{name} {1000 * (now[name] - cpu_split.get(name, 0.0)) / events_in_phase:.2f}"
-                               for name in now)
-            progress(f"{phase}: ms of CPU per event by {shares}")
-
-        def write(count: int, rate: float | None, batch: int) -> tuple[float, float]:
-            """Answers when the writes started, and the machine's CPU seconds then. One writer paces: it
-            commits every PACED_TICK_SECONDS, so more would only add transactions, not events."""
-            nonlocal written_so_far, cpu_split
-            started, finished, cpu_split = _write(url, site_id, written_so_far, count, 1 if rate else writers,
-                                                  rate, batch, lambda: cpu_by_process(workers))
+        def write(count: int, rate: float | None, batch: int) -> float:
+            """Answers when the writes started, and keeps the CPU split at that moment for `phase_cpu`. One
+            writer paces: it commits every PACED_TICK_SECONDS, so more would only add transactions."""
+            nonlocal written_so_far, cpu_at_start
+            started, finished, cpu_at_start = _write(url, site_id, written_so_far, count, 1 if rate else writers,
+                                                     rate, batch, lambda: cpu_by_process(workers))
             written_so_far += count
             progress(f"  written at {count / (finished - started):.0f} events/s")
-            return started, sum(cpu_split.values())
+            return started
+
+        def phase_cpu(phase: str, events_in_phase: int) -> float:
+            """The machine's CPU seconds since the phase's first write, after showing where they went."""
+            now = cpu_by_process(workers)
+            spent = {name: now[name] - cpu_at_start.get(name, 0.0) for name in now}
+            shares = ", ".join(f"{name} {1000 * seconds / events_in_phase:.2f}" for name, seconds in spent.items())
+            progress(f"{phase}: ms of CPU per event by {shares}")
+            return sum(spent.values())
 
         try:
             workers[0].wait_ready()
@@ -118,16 +119,15 @@ def run(events: int) -> list[dict]:
                 progress(f"drain: {drained:.0f} events/s")
 
                 progress(f"throughput: {events} events, {per_transaction} per transaction, flat out, relay running")
-                started, cpu_before = write(events, None, per_transaction)
+                started = write(events, None, per_transaction)
                 if _wait_handled(ticketing, workers[0], written_so_far):
                     throughput = events / (_last_handled(ticketing) - started)
-                    cpu = (machine_cpu_seconds() - cpu_before) / events
+                    cpu = phase_cpu("throughput", events) / events
                     progress(f"throughput: {throughput:.0f} events/s, {_ms(cpu)} ms of machine CPU per event")
-                    cpu_report("throughput", events)
 
             if throughput:
                 progress(f"single-event writes: {single} events, one per transaction, flat out")
-                started, _ = write(single, None, 1)
+                started = write(single, None, 1)
                 if _wait_handled(ticketing, workers[0], written_so_far):
                     single_throughput = single / (_last_handled(ticketing) - started)
                     progress(f"single-event writes: {single_throughput:.0f} events/s")
@@ -135,11 +135,10 @@ def run(events: int) -> list[dict]:
             if throughput:
                 rate, before, skip = throughput / 2, workers[0].metrics(), written_so_far
                 progress(f"latency: {paced} events at {rate:.0f} events/s")
-                started, cpu_before = write(paced, rate, per_transaction)
+                started = write(paced, rate, per_transaction)
                 if _wait_handled(ticketing, workers[0], written_so_far):
-                    progress(f"latency: the machine was {(machine_cpu_seconds() - cpu_before) / (time.time() - started):.2f} "
-                             f"cores busy")
-                    cpu_report("latency", paced)
+                    busy = phase_cpu("latency", paced) / (time.time() - started)
+                    progress(f"latency: the machine was {busy:.2f} cores busy")
                     buckets = _latency_buckets(workers[0].metrics(), before)
                     p99 = histogram_quantile(0.99, buckets)
                     progress(f"latency: publish->handled p50 {_ms(histogram_quantile(0.5, buckets))} ms, "

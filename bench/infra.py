@@ -20,15 +20,13 @@ from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared import migrations
 from shared.service import load
+from tests.support import scratch
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-AMQP_ROOT = os.environ.get("BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672")
 
 
 def progress(message: str) -> None:
@@ -63,40 +61,22 @@ def cpu_by_process(workers: list["WorkerProcess"]) -> dict[str, float]:
     return used
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=120)
-
-
 @contextmanager
 def vhost():
     """A vhost of its own, so queue depths and bindings are the benchmark's alone."""
-    name = f"psp_bench_{secrets.token_hex(4)}"
-    _rabbitmqctl("add_vhost", name)
-    try:
-        _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-        yield f"{AMQP_ROOT}/{name}"
-    finally:
-        _rabbitmqctl("delete_vhost", name)
+    with scratch.vhost(f"psp_bench_{secrets.token_hex(4)}") as url:
+        yield url
 
 
 @contextmanager
 def databases(services: list[str]):
     """A fresh, migrated database per service: name -> SQLAlchemy URL."""
     run = secrets.token_hex(4)
-    names = {service: f"psp_bench_{run}_{service}" for service in services}
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    try:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
-            for name in names.values():
-                connection.execute(f'CREATE DATABASE "{name}"')
-        urls = {service: f"{base}/{name}" for service, name in names.items()}
+    with scratch.databases() as create:
+        urls = {service: create(f"psp_bench_{run}_{service}") for service in services}
         for service, url in urls.items():
             migrations.upgrade(load(service), url)
         yield urls
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
-            for name in names.values():
-                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def free_port() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -10,16 +11,14 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from shared import auth, migrations
 from shared.config import Settings
 from shared.service import load
+from tests.support import scratch
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-AMQP_ROOT = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672")
 SECRET = "test-secret-with-enough-bytes-for-hs256"
 ORG_A = "0a000000-0000-4000-8000-00000000000a"
 ORG_B = "0b000000-0000-4000-8000-00000000000b"
@@ -38,10 +37,6 @@ def bearer(org: str = ORG_A, **kwargs) -> dict:
     return {"Authorization": f"Bearer {token(org, **kwargs)}"}
 
 
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=120)
-
-
 def wait_until(predicate, timeout: float = 30, interval: float = 0.1, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -55,13 +50,8 @@ def wait_until(predicate, timeout: float = 30, interval: float = 0.1, what: str 
 @contextmanager
 def fresh_vhost(label: str):
     """A RabbitMQ vhost of its own, deleted afterwards."""
-    vhost = f"psp_{label}_{RUN_ID}"
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    try:
-        yield f"{AMQP_ROOT}/{vhost}"
-    finally:
-        rabbitmqctl("delete_vhost", vhost)
+    with scratch.vhost(f"psp_{label}_{RUN_ID}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -73,19 +63,9 @@ def bus_url():
 @pytest.fixture(scope="session")
 def pg_database():
     """Factory of fresh PostgreSQL databases, all dropped at the end of the run."""
-    created = []
-
-    def create(label: str) -> str:
-        name = f"psp_test_{RUN_ID}_{label}_{len(created)}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-        created.append(name)
-        return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-
-    yield create
-    with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
-        for name in created:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    numbers = itertools.count()
+    with scratch.databases() as create:
+        yield lambda label: create(f"psp_test_{RUN_ID}_{label}_{next(numbers)}")
 
 
 def migrate(name: str, url: str, bus_url: str | None = None) -> None:

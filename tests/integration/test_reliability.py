@@ -16,10 +16,11 @@ from shared.bus.connection import connect
 from shared.bus.parking import list_dead_letters, replay_dead_letters
 from shared.config import Settings
 from shared.service import load
-from tests.conftest import bearer, occupants_client, rabbitmqctl, running_workers, start_worker_process, wait_until
+from tests.conftest import bearer, occupants_client, running_workers, start_worker_process, wait_until
 from tests.integration.conftest import (
     PROBE, assert_exactly_once, dead_letter_count, effects, queue_burst_with_one_failing_event,
 )
+from tests.support.scratch import rabbitmqctl
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
