@@ -58,15 +58,13 @@ def seed_demo(settings: Settings) -> None:
                 for door in ("01", "02"):
                     domain.add_unit(session, building, number=f"{floor}{door}", floor=floor, kind="residence",
                                     floor_area_m2=Decimal("89.50"), state="occupied")
-        people = (
-            ("张伟", "13800000001", "", "zh-CN", ["sms"]),
-            ("李娜", "13800000002", "li.na@example.cn", "zh-CN", ["app", "sms"]),
-            ("Emma Walker", "", "emma.walker@example.com", "en", ["email"]),
-        )
-        for name, phone, email, language, channels in people:
-            domain.register_person(session, site, registered_by="demo-seed", kind="individual", full_name=name,
-                                   phone=phone, email=email, preferred_language=language,
-                                   preferred_channels=channels)
+        domain.register_people(session, site, [
+            {"kind": "individual", "full_name": "张伟", "phone": "13800000001"},
+            {"kind": "individual", "full_name": "李娜", "phone": "13800000002", "email": "li.na@example.cn",
+             "preferred_channels": ["app", "sms"]},
+            {"kind": "individual", "full_name": "Emma Walker", "email": "emma.walker@example.com",
+             "preferred_language": "en", "preferred_channels": ["email"]},
+        ], registered_by="demo-seed")
     engine.dispose()
 
 

@@ -27,7 +27,7 @@ from opentelemetry import trace
 from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared import db, metrics, tracing
+from shared import bulk, db, metrics, tracing
 from shared.bus.connection import is_rabbitmq
 from shared.bus.envelope import Envelope, Received, event_type_of, producer_of, unpack
 from shared.bus.outbox import PUBLISHED_AT_HEADER
@@ -200,7 +200,7 @@ class InboxConsumer:
             if isolated:
                 return outcomes + [self._apply_isolated(session, delivery) for delivery in deliveries]
             if deliveries:
-                session.execute(self.inbox.insert(), [self._inbox_row(d) for d in deliveries])
+                bulk.insert(session, self.inbox, [self._inbox_row(d) for d in deliveries])
             for route, run in itertools.groupby(deliveries, key=lambda d: d.route):
                 self._run_handler(session, route, list(run))
             return outcomes + [_Outcome(d.message, d.event_type, "handled") for d in deliveries]

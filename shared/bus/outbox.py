@@ -12,17 +12,17 @@ SQLite has).
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 from google.protobuf.message import Message
 from opentelemetry import trace
 from sqlalchemy import Engine, Table, delete, event, func, or_, select, text, update
-from sqlalchemy.orm import Session, registry, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from shared import metrics, tracing
+from shared import bulk, db, metrics, tracing
 from shared.bus.envelope import exchange_name, new_envelope
 from shared.bus.publisher import Outgoing, Publisher
 
@@ -36,22 +36,25 @@ MAX_BACKOFF_SECONDS = 300
 
 
 def record(session: Session, outbox: Table, payload: Message, *, organization_id: str) -> str:
-    """Add the event to the session's transaction; returns its id.
+    """Write the event in the session's transaction; returns its id."""
+    return record_many(session, outbox, [payload], organization_id=organization_id)[0]
 
-    The row is written at the next flush, with the transaction's other events in one statement; a
-    savepoint rolled back takes its events with it.
+
+def record_many(session: Session, outbox: Table, payloads: Sequence[Message], *, organization_id: str) -> list[str]:
+    """Write the events, in order, in one statement of the session's transaction; returns their ids.
+
+    The rows go in at once (after the session's pending changes), so a savepoint rolled back later takes
+    them with it.
     """
-    envelope = new_envelope(payload, organization_id=organization_id, correlation_id=tracing.correlation_id())
+    correlation_id, trace_headers, now = tracing.correlation_id(), tracing.current_trace_headers(), _now()
+    envelopes = [new_envelope(p, organization_id=organization_id, correlation_id=correlation_id) for p in payloads]
+    bulk.insert(session, outbox, [
+        {"event_id": e.id, "event_type": e.type, "envelope": e.SerializeToString(), "trace_headers": trace_headers,
+         "created_at": now, "attempts": 0}
+        for e in envelopes
+    ])
     session.info[_NOTIFY] = True
-    session.add(_row_class(outbox)(
-        event_id=envelope.id,
-        event_type=envelope.type,
-        envelope=envelope.SerializeToString(),
-        trace_headers=tracing.current_trace_headers(),
-        created_at=datetime.now(timezone.utc),
-        attempts=0,
-    ))
-    return envelope.id
+    return [e.id for e in envelopes]
 
 
 @event.listens_for(Session, "before_commit")
@@ -59,14 +62,6 @@ def _notify_relay(session: Session) -> None:
     """Wake the relay when this commit lands (PostgreSQL delivers a NOTIFY only if the transaction commits)."""
     if session.info.pop(_NOTIFY, False) and session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
-
-
-@functools.cache
-def _row_class(outbox: Table) -> type:
-    """The service's outbox table mapped as a class of its own, so the unit of work batches its rows."""
-    row_class = type("OutboxRow", (), {})
-    registry().map_imperatively(row_class, outbox)
-    return row_class
 
 
 def _now() -> datetime:
@@ -134,7 +129,7 @@ class Relay:
                 select(func.count(), func.min(self.outbox.c.created_at)).where(self.outbox.c.published_at.is_(None))
             ).one()
         metrics.BUS_OUTBOX_PENDING.labels(self.service).set(count)
-        age = (_now() - _aware(oldest)).total_seconds() if oldest else 0.0
+        age = (_now() - db.aware(oldest)).total_seconds() if oldest else 0.0
         metrics.BUS_OUTBOX_OLDEST_AGE.labels(self.service).set(max(age, 0.0))
 
     def prune(self, retention: timedelta) -> int:
@@ -143,11 +138,6 @@ class Relay:
                 delete(self.outbox).where(self.outbox.c.published_at < _now() - retention)
             )
         return result.rowcount
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 class Wakeup:

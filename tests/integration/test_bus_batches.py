@@ -7,7 +7,10 @@ import pytest
 from prometheus_client import REGISTRY
 from psp.occupants.v1.events_pb2 import PersonRegistered
 from sqlalchemy import select, text
+from sqlalchemy.orm import sessionmaker
 
+from services.notifications.models import Base as NotificationsBase
+from services.notifications.models import Recipient
 from services.ticketing.models import Base as TicketingBase
 from services.ticketing.models import Reporter
 from shared import db
@@ -60,33 +63,61 @@ def test_a_failing_batch_handler_is_redone_one_message_at_a_time(writer, databas
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 def read_model_sessions(request, platform_env, tmp_path):
-    if request.param == "postgresql":
-        url = platform_env["ticketing"]
-    else:
-        url = f"sqlite:///{tmp_path / 'ticketing.db'}"
-    engine = db.make_engine(url)
-    if request.param == "sqlite":
-        TicketingBase.metadata.create_all(engine)
-    yield db.make_sessionmaker(engine)
-    engine.dispose()
+    """Sessions on a service's migrated PostgreSQL database, or on a fresh SQLite file: service -> sessionmaker."""
+    engines = []
+
+    def sessions(service: str, base) -> sessionmaker:
+        if request.param == "postgresql":
+            engine = db.make_engine(platform_env[service])
+        else:
+            engine = db.make_engine(f"sqlite:///{tmp_path / service}.db")
+            base.metadata.create_all(engine)
+        engines.append(engine)
+        return db.make_sessionmaker(engine)
+
+    yield sessions
+    for engine in engines:
+        engine.dispose()
 
 
 def test_a_read_model_batch_holding_one_key_twice_keeps_the_later_row(read_model_sessions):
     """One INSERT .. ON CONFLICT cannot touch a row twice, so the upsert must fold a batch by key, in order."""
+    sessions = read_model_sessions("ticketing", TicketingBase)
     now = datetime.now(timezone.utc)
 
     def reporter(person_id: str, full_name: str) -> dict:
         return {"person_id": person_id, "organization_id": "org", "full_name": full_name, "phone": "1",
                 "site_id": "site", "updated_at": now}
 
-    with read_model_sessions() as session, session.begin():
+    with sessions() as session, session.begin():
         upsert(session, Reporter.__table__, [reporter("p1", "Old"), reporter("p2", "Other")], key=("person_id",))
-    with read_model_sessions() as session, session.begin():
+    with sessions() as session, session.begin():
         upsert(session, Reporter.__table__, [reporter("p1", "First"), reporter("p3", "New"), reporter("p1", "Last")],
                key=("person_id",))
-    with read_model_sessions() as session:
+    with sessions() as session:
         names = dict(session.execute(select(Reporter.person_id, Reporter.full_name)).all())
     assert names == {"p1": "Last", "p2": "Other", "p3": "New"}
+
+
+def test_a_bulk_written_row_reads_back_exactly_as_given(read_model_sessions):
+    """On PostgreSQL the batch travels as JSON: text, lists, nulls and instants must survive the round trip."""
+    sessions = read_model_sessions("notifications", NotificationsBase)
+    rows = [
+        {"person_id": "p1", "organization_id": "org", "full_name": '王小明 "Xiao\\Ming"\n', "phone": "+86 138",
+         "email": "", "language": "zh-CN", "channels": ["sms", "app"],
+         "updated_at": datetime(2026, 11, 22, 9, 30, 1, 123456, tzinfo=timezone.utc)},
+        {"person_id": "p2", "organization_id": "org", "full_name": "Ann O'Neil", "phone": "", "email": "a@b.cn",
+         "language": "en", "channels": [], "updated_at": datetime(2026, 1, 1, tzinfo=timezone.utc)},
+    ]
+    with sessions() as session, session.begin():
+        upsert(session, Recipient.__table__, rows, key=("person_id",))
+    with sessions() as session:
+        stored = {r.person_id: r for r in session.scalars(select(Recipient))}
+    for row in rows:
+        got = stored[row["person_id"]]
+        assert {name: getattr(got, name) for name in row if name != "updated_at"} == \
+            {name: value for name, value in row.items() if name != "updated_at"}
+        assert db.aware(got.updated_at) == row["updated_at"]
 
 
 def test_a_committed_event_wakes_an_idle_relay_long_before_its_next_poll(writer, databases):

@@ -1,0 +1,67 @@
+"""Many rows in one statement, for the hot paths that write a batch at a time (inboxes, read models).
+
+On PostgreSQL the batch travels as one JSON parameter that `json_populate_recordset` turns back into rows
+of the table's own type, so the server parses one statement and converts the values, and the client
+neither builds nor sends a parameter set per row (an executemany runs the statement once per row). Other
+databases (SQLite, in-process) take SQLAlchemy's executemany.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy import Table, TextClause, text
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
+
+
+def insert(session: Session, table: Table, rows: Sequence[dict], *, update_on: tuple[str, ...] = ()) -> None:
+    """Insert the rows (all with the same keys); with `update_on`, a row whose key exists updates it instead.
+
+    A batch must not hold one `update_on` key twice: PostgreSQL refuses to change a row twice in a statement.
+    """
+    if not rows:
+        return
+    session.flush()  # pending changes first: rows land in the order the code wrote them, parents before children
+    columns = tuple(rows[0])
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
+        session.execute(_from_json(dialect, table, columns, update_on), {"rows": json.dumps(rows, default=_json)})
+    else:
+        session.execute(_insert_statement(table, columns, update_on), list(rows))
+
+
+@functools.cache
+def _from_json(dialect: Dialect, table: Table, columns: tuple[str, ...], update_on: tuple[str, ...]) -> TextClause:
+    quote = dialect.identifier_preparer.quote
+    name = dialect.identifier_preparer.format_table(table)
+    listed = ", ".join(quote(column) for column in columns)
+    sql = f"INSERT INTO {name} ({listed}) SELECT {listed} FROM json_populate_recordset(NULL::{name}, CAST(:rows AS json))"
+    if update_on:
+        changes = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in columns if c not in update_on)
+        sql += f" ON CONFLICT ({', '.join(quote(c) for c in update_on)}) DO UPDATE SET {changes}"
+    return text(sql)
+
+
+@functools.cache
+def _insert_statement(table: Table, columns: tuple[str, ...], update_on: tuple[str, ...]):
+    if not update_on:
+        return table.insert()
+    statement = sqlite.insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=list(update_on), set_={c: statement.excluded[c] for c in columns if c not in update_on}
+    )
+
+
+def _json(value):
+    """Times as ISO 8601 (with their offset), bytes in bytea's hex form, decimals and the like as their exact
+    text: what PostgreSQL parses back into the column's type."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return "\\x" + value.hex()
+    return str(value)
