@@ -351,14 +351,10 @@ def _float(value) -> float | None:
 @contextmanager
 def _processing(delivery: _Delivery) -> Iterator[trace.Span]:
     """The message's process span, a child of its publish span, with its correlation id current."""
-    parent = tracing.context_from_headers(delivery.message.headers)
     token = tracing.set_correlation_id(delivery.event.envelope.correlation_id)
     try:
-        with tracing.tracer().start_as_current_span(
-            f"{delivery.event_type} process", context=parent, kind=trace.SpanKind.CONSUMER
-        ) as span:
-            span.set_attribute("messaging.system", "rabbitmq")
-            span.set_attribute("messaging.message.id", delivery.message_id)
+        with tracing.message_span(f"{delivery.event_type} process", delivery.message.headers, trace.SpanKind.CONSUMER,
+                                  {"messaging.system": "rabbitmq", "messaging.message.id": delivery.message_id}) as span:
             yield span
     finally:
         tracing.reset_correlation_id(token)

@@ -112,13 +112,10 @@ class Relay:
         return len(rows)
 
     def _outgoing(self, row) -> Outgoing:
-        parent = tracing.context_from_headers(row.trace_headers)
-        with tracing.tracer().start_as_current_span(
-            f"{row.event_type} publish", context=parent, kind=trace.SpanKind.PRODUCER
-        ) as span:
-            span.set_attribute("messaging.system", "rabbitmq")
-            span.set_attribute("messaging.destination.name", self.exchange)
-            span.set_attribute("messaging.message.id", row.event_id)
+        with tracing.message_span(f"{row.event_type} publish", row.trace_headers, trace.SpanKind.PRODUCER, {
+            "messaging.system": "rabbitmq", "messaging.destination.name": self.exchange,
+            "messaging.message.id": row.event_id,
+        }):
             headers = tracing.current_trace_headers()
         headers[PUBLISHED_AT_HEADER] = repr(time.time())
         return Outgoing(row.event_id, self.exchange, row.event_type, row.envelope, headers)

@@ -1,5 +1,8 @@
 """Tracing costs nothing to record when nothing exports, yet the trace still travels."""
 
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shared import tracing
@@ -29,3 +32,42 @@ def test_the_sampler_variable_overrides_the_quiet_default(monkeypatch):
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
     with tracing.new_provider("test", exporter=None).get_tracer("test").start_as_current_span("request") as span:
         assert span.is_recording()
+
+
+TRACE_ID, WRITER_SPAN_ID = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+
+
+@pytest.fixture
+def exported():
+    """The process's provider (parent-based, as in production) with an exporter the test can read."""
+    tracing.configure_once("test")
+    exporter = InMemorySpanExporter()
+    trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.shutdown()
+
+
+def test_a_message_of_an_unsampled_trace_goes_on_in_that_trace_without_a_span_of_its_own(exported):
+    headers = {"traceparent": f"00-{TRACE_ID}-{WRITER_SPAN_ID}-00"}
+    with tracing.message_span("event process", headers, trace.SpanKind.CONSUMER, {}) as span:
+        assert not span.is_recording()
+        assert tracing.current_trace_headers()["traceparent"] == headers["traceparent"]
+    assert exported.get_finished_spans() == ()
+
+
+def test_a_message_of_a_sampled_trace_gets_a_recorded_child_of_the_writers_span(exported):
+    headers = {"traceparent": f"00-{TRACE_ID}-{WRITER_SPAN_ID}-01"}
+    with tracing.message_span("event process", headers, trace.SpanKind.CONSUMER, {"messaging.system": "rabbitmq"}):
+        assert tracing.current_trace_headers()["traceparent"].split("-")[1] == TRACE_ID
+    [span] = exported.get_finished_spans()
+    assert (span.name, span.kind, span.attributes["messaging.system"]) == (
+        "event process", trace.SpanKind.CONSUMER, "rabbitmq")
+    assert format(span.context.trace_id, "032x") == TRACE_ID
+    assert format(span.parent.span_id, "016x") == WRITER_SPAN_ID
+
+
+def test_a_message_without_a_trace_starts_one(exported):
+    with tracing.message_span("event publish", {}, trace.SpanKind.PRODUCER, {}):
+        assert trace.get_current_span().get_span_context().is_valid
+    [span] = exported.get_finished_spans()
+    assert span.parent is None
