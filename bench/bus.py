@@ -4,8 +4,9 @@ write (people + outbox rows, one transaction) -> relay (confirms) -> RabbitMQ ->
 (inbox rows + reporter upserts, one transaction) -> ack, on PostgreSQL and RabbitMQ, measured against raw
 kombu on the same broker in the same run. Writers and workers are separate processes, as in production.
 
-Writers register people through the domain function, BENCH_WRITE_BATCH (100) to a transaction when flat
-out, as a bulk import or a bill run writes; one per transaction in the single-event phase.
+Writers register people through the domain (`register_people`), BENCH_WRITE_BATCH (100) to a transaction
+when flat out, as an import of a site's occupants or a bill run writes; one per transaction in the
+single-event phase.
 
 1. Drain: N events are written while only the ticketing worker runs, then the occupants worker starts;
    N / (relay start -> last handled) is what the bus itself moves, with no write load beside it.
@@ -53,7 +54,7 @@ from bench.infra import (
     progress,
     vhost,
 )
-from shared import db
+from shared import db, tracing
 from shared.config import Settings
 from shared.metrics import LATENCY_BUCKETS
 
@@ -84,13 +85,13 @@ def run(events: int) -> list[dict]:
         occupants, ticketing = create_engine(url), create_engine(urls["ticketing"])
         site_id = _seed_site(url)
         workers = [WorkerProcess("ticketing", env, logs)]
-        written_so_far, cpu_at_start = 0, {}
+        written_so_far, cpu_at_start, writers_cpu = 0, {}, 0.0
 
         def write(count: int, rate: float | None, batch: int) -> float:
             """Answers when the writes started, and keeps the CPU split at that moment for `phase_cpu`. One
             writer paces: it commits every PACED_TICK_SECONDS, so more would only add transactions."""
-            nonlocal written_so_far, cpu_at_start
-            started, finished, cpu_at_start = _write(url, site_id, written_so_far, count, 1 if rate else writers,
+            nonlocal written_so_far, cpu_at_start, writers_cpu
+            started, finished, cpu_at_start, writers_cpu = _write(url, site_id, written_so_far, count, 1 if rate else writers,
                                                      rate, batch, lambda: cpu_by_process(workers))
             written_so_far += count
             progress(f"  written at {count / (finished - started):.0f} events/s")
@@ -100,6 +101,8 @@ def run(events: int) -> list[dict]:
             """The machine's CPU seconds since the phase's first write, after showing where they went."""
             now = cpu_by_process(workers)
             spent = {name: now[name] - cpu_at_start.get(name, 0.0) for name in now}
+            spent["writers"] = writers_cpu
+            spent["the rest"] -= writers_cpu
             shares = ", ".join(f"{name} {1000 * seconds / events_in_phase:.2f}" for name, seconds in spent.items())
             progress(f"{phase}: ms of CPU per event by {shares}")
             return sum(spent.values())
@@ -245,15 +248,16 @@ def _wait_consuming(bus_url: str, queue: str, timeout: float = 60) -> None:
 
 def _writer(url: str, site_id: str, indices: range, first: int, rate: float | None, per_transaction: int, ready,
             go, start_at, done) -> None:
-    """Register people through the domain function, up to `per_transaction` of them in one transaction.
+    """Register people through the domain's bulk registration, up to `per_transaction` in one transaction.
 
     Flat out, every transaction holds `per_transaction` registrations, as a bulk import does. Paced, a
     writer commits what fell due since its last commit, at most every PACED_TICK_SECONDS, so half the
     rate costs about half the CPU, as when concurrent requests keep a service busy.
     """
-    from services.occupants.domain import register_person
+    from services.occupants.domain import register_people
     from services.occupants.models import Site
 
+    tracing.configure("occupants")
     engine = db.make_engine(url)
     sessions = db.make_sessionmaker(engine)
     try:
@@ -261,6 +265,7 @@ def _writer(url: str, site_id: str, indices: range, first: int, rate: float | No
             site = session.get(Site, site_id)
         ready.release()
         go.wait()
+        cpu_at_go = time.process_time()
         due = (lambda k: start_at.value + (k - first) / rate) if rate else (lambda k: 0.0)
         pending, next_commit = list(indices), 0.0
         while pending:
@@ -271,11 +276,11 @@ def _writer(url: str, site_id: str, indices: range, first: int, rate: float | No
             batch = [k for k in pending[:per_transaction] if due(k) <= now]
             del pending[:len(batch)]
             next_commit = now + PACED_TICK_SECONDS if rate else 0.0
-            with sessions() as session, session.begin():
-                for k in batch:
-                    register_person(session, site, registered_by="bench", kind="individual",
-                                    full_name=f"Bench Person {k:05d}", phone=f"+86 138 {k:08d}")
-        done.put(time.time())
+            # Inside a span, as the API's requests are: the events carry its trace.
+            with tracing.tracer().start_as_current_span("import people"), sessions() as session, session.begin():
+                register_people(session, site, [{"kind": "individual", "full_name": f"Bench Person {k:05d}",
+                                                 "phone": f"+86 138 {k:08d}"} for k in batch], registered_by="bench")
+        done.put((time.time(), time.process_time() - cpu_at_go))
     except BaseException:
         ready.release()
         done.put(None)
@@ -285,11 +290,11 @@ def _writer(url: str, site_id: str, indices: range, first: int, rate: float | No
 
 
 def _write(url: str, site_id: str, first: int, count: int, writers: int, rate: float | None,
-           per_transaction: int, cpu_snapshot: Callable[[], dict[str, float]]) -> tuple[float, float, dict]:
+           per_transaction: int, cpu_snapshot: Callable[[], dict[str, float]]) -> tuple[float, float, dict, float]:
     """Write events first..first+count across processes (paced at `rate`/s overall, or flat out).
 
     Answers (time of the first write, time the last writer finished, `cpu_snapshot()` at the first
-    write). The writers load their imports and connections before the clock starts, so start-up is not
+    write, the writers' CPU seconds from the first write to their last). The writers load their imports and connections before the clock starts, so start-up is not
     counted as bus time or CPU.
     """
     context = multiprocessing.get_context("spawn")
@@ -313,7 +318,7 @@ def _write(url: str, site_id: str, first: int, count: int, writers: int, rate: f
         process.join(10)
     if None in finished:
         raise RuntimeError("a writer failed; its traceback is above")
-    return start_at.value, max(finished), cpu_at_start
+    return start_at.value, max(at for at, _ in finished), cpu_at_start, sum(cpu for _, cpu in finished)
 
 
 # -- observing ----------------------------------------------------------------------------------------------

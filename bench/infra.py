@@ -42,8 +42,8 @@ def machine_cpu_seconds() -> float:
 
 
 def cpu_by_process(workers: list["WorkerProcess"]) -> dict[str, float]:
-    """CPU seconds so far of each worker, of PostgreSQL's and RabbitMQ's processes, and of the rest (the
-    writers, this process): where a phase's machine CPU went."""
+    """CPU seconds so far of each worker, of PostgreSQL's and RabbitMQ's processes, and of the rest (writers,
+    this process, the kernel's threads, other daemons): where a phase's machine CPU went."""
     ticks = os.sysconf("SC_CLK_TCK")
     own = {worker.process.pid: f"{worker.service} worker" for worker in workers}
     used = dict.fromkeys([*own.values(), "postgresql", "rabbitmq"], 0.0)
@@ -57,7 +57,7 @@ def cpu_by_process(workers: list["WorkerProcess"]) -> dict[str, float]:
         group = own.get(int(pid)) or {"postgres": "postgresql", "beam.smp": "rabbitmq"}.get(name)
         if group:
             used[group] += (utime + stime) / ticks
-    used["writers and the rest"] = machine_cpu_seconds() - sum(used.values())
+    used["the rest"] = machine_cpu_seconds() - sum(used.values())
     return used
 
 
