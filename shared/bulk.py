@@ -4,6 +4,9 @@ On PostgreSQL the batch travels as one JSON parameter that `json_populate_record
 of the table's own type, so the server parses one statement and converts the values, and the client
 neither builds nor sends a parameter set per row (an executemany runs the statement once per row). Other
 databases (SQLite, in-process) take SQLAlchemy's executemany.
+
+Both take the rows in the order given and first write the session's pending changes, so rows land in the
+order the code wrote them and parents before their children.
 """
 
 from __future__ import annotations
@@ -24,19 +27,28 @@ def insert(session: Session, table: Table, rows: Sequence[dict], *, update_on: t
 
     A batch must not hold one `update_on` key twice: PostgreSQL refuses to change a row twice in a statement.
     """
-    if not rows:
-        return
-    session.flush()  # pending changes first: rows land in the order the code wrote them, parents before children
+    if rows:
+        _execute(session, table, rows, update_on, skip_on="")
+
+
+def insert_new(session: Session, table: Table, rows: Sequence[dict], *, key: str) -> set:
+    """Insert the rows whose `key` is not taken yet (a unique column); answers the keys it inserted."""
+    return set(_execute(session, table, rows, (), skip_on=key).scalars()) if rows else set()
+
+
+def _execute(session: Session, table: Table, rows: Sequence[dict], update_on: tuple[str, ...], skip_on: str):
+    session.flush()
     columns = tuple(rows[0])
     dialect = session.get_bind().dialect
     if dialect.name == "postgresql":
-        session.execute(_from_json(dialect, table, columns, update_on), {"rows": json.dumps(rows, default=_json)})
-    else:
-        session.execute(_insert_statement(table, columns, update_on), list(rows))
+        statement = _from_json(dialect, table, columns, update_on, skip_on)
+        return session.execute(statement, {"rows": json.dumps(rows, default=_json)})
+    return session.execute(_sqlite_statement(table, columns, update_on, skip_on), list(rows))
 
 
 @functools.cache
-def _from_json(dialect: Dialect, table: Table, columns: tuple[str, ...], update_on: tuple[str, ...]) -> TextClause:
+def _from_json(dialect: Dialect, table: Table, columns: tuple[str, ...], update_on: tuple[str, ...],
+               skip_on: str) -> TextClause:
     quote = dialect.identifier_preparer.quote
     name = dialect.identifier_preparer.format_table(table)
     listed = ", ".join(quote(column) for column in columns)
@@ -44,17 +56,21 @@ def _from_json(dialect: Dialect, table: Table, columns: tuple[str, ...], update_
     if update_on:
         changes = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in columns if c not in update_on)
         sql += f" ON CONFLICT ({', '.join(quote(c) for c in update_on)}) DO UPDATE SET {changes}"
+    if skip_on:
+        sql += f" ON CONFLICT ({quote(skip_on)}) DO NOTHING RETURNING {quote(skip_on)}"
     return text(sql)
 
 
 @functools.cache
-def _insert_statement(table: Table, columns: tuple[str, ...], update_on: tuple[str, ...]):
-    if not update_on:
-        return table.insert()
+def _sqlite_statement(table: Table, columns: tuple[str, ...], update_on: tuple[str, ...], skip_on: str):
     statement = sqlite.insert(table)
-    return statement.on_conflict_do_update(
-        index_elements=list(update_on), set_={c: statement.excluded[c] for c in columns if c not in update_on}
-    )
+    if update_on:
+        return statement.on_conflict_do_update(
+            index_elements=list(update_on), set_={c: statement.excluded[c] for c in columns if c not in update_on}
+        )
+    if skip_on:
+        return statement.on_conflict_do_nothing(index_elements=[skip_on]).returning(table.c[skip_on])
+    return statement
 
 
 def _json(value):

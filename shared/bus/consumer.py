@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 from google.protobuf.message import DecodeError, Message
 from kombu import Connection, Consumer, Queue
 from opentelemetry import trace
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import bulk, db, metrics, tracing
@@ -195,26 +195,23 @@ class InboxConsumer:
             return self._apply_batch(batch, isolated=True)
 
     def _apply_batch(self, batch: list, isolated: bool) -> list[_Outcome]:
+        outcomes, deliveries = self._triage(batch)
         with self.sessions() as session, session.begin():
-            outcomes, deliveries = self._triage(session, batch)
             if isolated:
                 return outcomes + [self._apply_isolated(session, delivery) for delivery in deliveries]
-            if deliveries:
-                bulk.insert(session, self.inbox, [self._inbox_row(d) for d in deliveries])
+            fresh = self._claim(session, deliveries)
+            outcomes += [_Outcome(d.message, d.event_type, "duplicate") for d in deliveries if d.message_id not in fresh]
+            deliveries = [d for d in deliveries if d.message_id in fresh]
             for route, run in itertools.groupby(deliveries, key=lambda d: d.route):
                 self._run_handler(session, route, list(run))
             return outcomes + [_Outcome(d.message, d.event_type, "handled") for d in deliveries]
 
-    def _triage(self, session: Session, batch: list) -> tuple[list[_Outcome], list[_Delivery]]:
-        """Settle what needs no handler (duplicates, undecodable messages); decode the rest, in order.
-
-        Duplicates are found with a SELECT rather than INSERT .. ON CONFLICT, whose compiled form SQLAlchemy
-        does not cache.
-        """
-        ids = [m.properties.get("message_id", "") for m in batch]
-        seen = set(session.scalars(select(self.inbox.c.message_id).where(self.inbox.c.message_id.in_(ids))))
-        outcomes, deliveries = [], []
-        for message, message_id in zip(batch, ids):
+    def _triage(self, batch: list) -> tuple[list[_Outcome], list[_Delivery]]:
+        """Settle what needs no handler (undecodable messages, a message id seen earlier in the batch);
+        decode the rest, in order."""
+        outcomes, deliveries, seen = [], [], set()
+        for message in batch:
+            message_id = message.properties.get("message_id", "")
             try:
                 route, event = self._decode(message)
             except _Unhandleable as exc:
@@ -226,6 +223,13 @@ class InboxConsumer:
             seen.add(message_id)
             deliveries.append(_Delivery(message, message_id, route, event))
         return outcomes, deliveries
+
+    def _claim(self, session: Session, deliveries: list[_Delivery]) -> set[str]:
+        """Write the deliveries' inbox rows; answers the ids that were not there yet (the others are
+        duplicates). One statement, and a concurrent consumer holding the same id waits for this one."""
+        now = datetime.now(timezone.utc)
+        rows = [{"message_id": d.message_id, "event_type": d.event_type, "handled_at": now} for d in deliveries]
+        return bulk.insert_new(session, self.inbox, rows, key="message_id")
 
     def _run_handler(self, session: Session, route: Route, deliveries: list[_Delivery]) -> None:
         try:
@@ -249,7 +253,9 @@ class InboxConsumer:
         with _processing(delivery) as span:
             savepoint = session.begin_nested()
             try:
-                session.execute(self.inbox.insert(), self._inbox_row(delivery))
+                if not self._claim(session, [delivery]):
+                    savepoint.commit()
+                    return _Outcome(delivery.message, delivery.event_type, "duplicate")
                 route.handler(session, [delivery.event] if route.batched else delivery.event)
                 savepoint.commit()
             except Exception as exc:
@@ -260,11 +266,6 @@ class InboxConsumer:
                 log.warning("handler failed for %s %s: %s", delivery.event_type, delivery.message_id, exc)
                 return _Outcome(delivery.message, delivery.event_type, "failed", f"{type(exc).__name__}: {exc}")
         return _Outcome(delivery.message, delivery.event_type, "handled")
-
-    @staticmethod
-    def _inbox_row(delivery: _Delivery) -> dict:
-        return {"message_id": delivery.message_id, "event_type": delivery.event_type,
-                "handled_at": datetime.now(timezone.utc)}
 
     def _decode(self, message) -> tuple[Route, Received]:
         try:

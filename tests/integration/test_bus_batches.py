@@ -13,7 +13,8 @@ from services.notifications.models import Base as NotificationsBase
 from services.notifications.models import Recipient
 from services.ticketing.models import Base as TicketingBase
 from services.ticketing.models import Reporter
-from shared import db
+from services.ticketing.models import chassis as ticketing_chassis
+from shared import bulk, db
 from shared.bus.connection import connect
 from shared.bus.consumer import Handlers, InboxConsumer
 from shared.config import Settings
@@ -118,6 +119,24 @@ def test_a_bulk_written_row_reads_back_exactly_as_given(read_model_sessions):
         assert {name: getattr(got, name) for name in row if name != "updated_at"} == \
             {name: value for name, value in row.items() if name != "updated_at"}
         assert db.aware(got.updated_at) == row["updated_at"]
+
+
+def test_an_inbox_claim_answers_only_the_ids_not_seen_before(read_model_sessions):
+    """The consumer's duplicate check: one statement that writes the new ids and names them."""
+    sessions = read_model_sessions("ticketing", TicketingBase)
+
+    def rows(*ids: str) -> list[dict]:
+        return [{"message_id": i, "event_type": "person.registered.v1", "handled_at": datetime.now(timezone.utc)}
+                for i in ids]
+
+    with sessions() as session, session.begin():
+        assert bulk.insert_new(session, ticketing_chassis.inbox, rows("m1", "m2"), key="message_id") == {"m1", "m2"}
+    with sessions() as session, session.begin():
+        assert bulk.insert_new(session, ticketing_chassis.inbox, rows("m2", "m3", "m1"), key="message_id") == {"m3"}
+        assert bulk.insert_new(session, ticketing_chassis.inbox, [], key="message_id") == set()
+    with sessions() as session:
+        stored = session.scalars(select(ticketing_chassis.inbox.c.message_id)).all()
+    assert sorted(stored) == ["m1", "m2", "m3"]
 
 
 def test_a_committed_event_wakes_an_idle_relay_long_before_its_next_poll(writer, databases):
