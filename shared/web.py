@@ -14,7 +14,6 @@ from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from flask import Response, current_app, g, jsonify, request
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -61,7 +60,7 @@ def create_service_app(service, settings: Settings | None = None) -> APIFlask:
         INFO={"description": service.description},
     )
     engine = db.make_engine(settings.database_url_for(service.name))
-    SQLAlchemyInstrumentor().instrument(engine=engine)
+    tracing.instrument_database(engine)
     readiness = Readiness(service.name, "api", engine, settings, broker_required=False)
     app.extensions["psp"] = ServiceState(service, settings, engine, db.make_sessionmaker(engine), readiness)
     FlaskInstrumentor().instrument_app(app, excluded_urls="livez,readyz,metrics")

@@ -15,7 +15,6 @@ from datetime import timedelta
 
 from flask import Flask, Response, jsonify
 from kombu import Queue
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from werkzeug.serving import make_server
 
 from shared import db, idempotency, logs, metrics, tracing
@@ -50,7 +49,7 @@ class Worker:
 
     def __post_init__(self):
         self.engine = db.make_engine(self.settings.database_url_for(self.service.name), pre_ping=False)
-        SQLAlchemyInstrumentor().instrument(engine=self.engine)
+        tracing.instrument_database(self.engine)
         self.sessions = db.make_sessionmaker(self.engine)
         self.subscription = self.service.subscription(self.settings.bus_retry_delays)
         self.relay = Relay(self.service.name, self.sessions, self.service.tables.outbox, self.settings.bus_batch_size)

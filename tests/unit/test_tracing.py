@@ -34,6 +34,15 @@ def test_the_sampler_variable_overrides_the_quiet_default(monkeypatch):
         assert span.is_recording()
 
 
+def test_sql_statements_get_spans_only_where_spans_are_recorded(monkeypatch):
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER", raising=False)
+    assert not tracing.records_spans(tracing.new_provider("test", exporter=None))
+    assert not tracing.records_spans(trace.NoOpTracerProvider())
+    assert tracing.records_spans(tracing.new_provider("test", exporter=InMemorySpanExporter()))
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_always_on")
+    assert tracing.records_spans(tracing.new_provider("test", exporter=None))
+
+
 TRACE_ID, WRITER_SPAN_ID = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
 
 
