@@ -29,6 +29,7 @@ single-event phase.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import secrets
@@ -263,6 +264,7 @@ def _writer(url: str, site_id: str, indices: range, first: int, rate: float | No
     try:
         with sessions() as session:
             site = session.get(Site, site_id)
+        gc.freeze()  # as the API's processes do once loaded
         ready.release()
         go.wait()
         cpu_at_go = time.process_time()

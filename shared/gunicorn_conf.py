@@ -4,6 +4,7 @@ The app is not preloaded, so `create_app()` (and with it the tracer provider, wh
 not survive a fork) runs in each worker after gunicorn forks it.
 """
 
+import gc
 import os
 
 from prometheus_client import multiprocess
@@ -31,3 +32,8 @@ def child_exit(server, worker):
     """Drop the dead worker's live gauges from the multiprocess metrics."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    """Exempt the loaded application from the garbage collector: see `shared.worker.Worker.run_forever`."""
+    gc.freeze()
