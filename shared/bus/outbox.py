@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
@@ -92,15 +93,16 @@ class Relay:
             if not rows:
                 return 0
             outcome = publisher.publish([self._outgoing(row) for row in rows])
-            published = [row.id for row in rows if outcome[row.event_id] is None]
+            published = [row for row in rows if outcome[row.event_id] is None]
             if published:
                 session.execute(
-                    update(self.outbox).where(self.outbox.c.id.in_(published)).values(published_at=_now())
+                    update(self.outbox).where(self.outbox.c.id.in_([row.id for row in published]))
+                    .values(published_at=_now())
                 )
+            for event_type, count in Counter(row.event_type for row in published).items():
+                metrics.BUS_EVENTS_PUBLISHED.labels(self.service, event_type).inc(count)
             for row in rows:
-                error = outcome[row.event_id]
-                if error is None:
-                    metrics.BUS_EVENTS_PUBLISHED.labels(self.service, row.event_type).inc()
+                if (error := outcome[row.event_id]) is None:
                     continue
                 log.error("event not published", extra={"event_id": row.event_id, "reason": error})
                 delay = min(MAX_BACKOFF_SECONDS, 2 ** row.attempts)
