@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 
 from google.protobuf.message import Message
 from opentelemetry import trace
-from sqlalchemy import Engine, Table, delete, event, func, or_, select, text, update
+from sqlalchemy import Engine, Table, bindparam, delete, event, func, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import bulk, db, metrics, tracing
@@ -76,29 +76,31 @@ class Relay:
         self.outbox = outbox
         self.batch_size = batch_size
         self.exchange = exchange_name(service)
+        # Built once: constructing a statement costs more than running it on a small batch.
+        self._due = (
+            select(outbox.c.id, outbox.c.event_id, outbox.c.event_type, outbox.c.envelope, outbox.c.trace_headers,
+                   outbox.c.attempts)
+            .where(outbox.c.published_at.is_(None))
+            .where(or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= bindparam("now")))
+            .order_by(outbox.c.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        self._mark_published = (
+            update(outbox).where(outbox.c.id.in_(bindparam("ids", expanding=True))).values(published_at=bindparam("at"))
+        )
 
     def publish_pending(self, publisher: Publisher) -> int:
         """Publish one batch of due rows; returns how many were taken."""
         now = _now()
         with self.sessions() as session, session.begin():
-            rows = session.execute(
-                select(self.outbox.c.id, self.outbox.c.event_id, self.outbox.c.event_type,
-                       self.outbox.c.envelope, self.outbox.c.trace_headers, self.outbox.c.attempts)
-                .where(self.outbox.c.published_at.is_(None))
-                .where(or_(self.outbox.c.next_attempt_at.is_(None), self.outbox.c.next_attempt_at <= now))
-                .order_by(self.outbox.c.id)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
-            ).all()
+            rows = session.execute(self._due, {"now": now}).all()
             if not rows:
                 return 0
             outcome = publisher.publish([self._outgoing(row) for row in rows])
             published = [row for row in rows if outcome[row.event_id] is None]
             if published:
-                session.execute(
-                    update(self.outbox).where(self.outbox.c.id.in_([row.id for row in published]))
-                    .values(published_at=_now())
-                )
+                session.execute(self._mark_published, {"ids": [row.id for row in published], "at": _now()})
             for event_type, count in Counter(row.event_type for row in published).items():
                 metrics.BUS_EVENTS_PUBLISHED.labels(self.service, event_type).inc(count)
             for row in rows:
@@ -117,8 +119,10 @@ class Relay:
         with tracing.message_span(f"{row.event_type} publish", row.trace_headers, trace.SpanKind.PRODUCER, {
             "messaging.system": "rabbitmq", "messaging.destination.name": self.exchange,
             "messaging.message.id": row.event_id,
-        }):
-            headers = tracing.current_trace_headers()
+        }) as span:
+            # A span not recorded is the writer's own (or a root no one keeps): its headers go on as stored.
+            headers = tracing.current_trace_headers() if span.is_recording() or not row.trace_headers \
+                else dict(row.trace_headers)
         headers[PUBLISHED_AT_HEADER] = repr(time.time())
         return Outgoing(row.event_id, self.exchange, row.event_type, row.envelope, headers)
 

@@ -61,7 +61,7 @@ class Publisher:
                 self._next_tag += 1
                 properties = {"delivery_mode": 2, "message_id": message.message_id, "timestamp": int(time.time())}
                 self.channel.basic_publish(
-                    self.channel.prepare_message(message.body, 0, CONTENT_TYPE, "binary", message.headers, properties),
+                    self.channel.prepare_message(message.body, None, CONTENT_TYPE, "binary", message.headers, properties),
                     exchange=message.exchange, routing_key=message.routing_key, mandatory=True,
                 )
         if not self.confirms:
