@@ -139,6 +139,28 @@ def test_an_inbox_claim_answers_only_the_ids_not_seen_before(read_model_sessions
     assert sorted(stored) == ["m1", "m2", "m3"]
 
 
+def test_a_second_consumer_claiming_the_same_message_waits_for_the_first_and_sees_a_duplicate(platform_env):
+    """Two replicas holding one redelivered message: the inbox lets exactly one of them handle it."""
+    engine = db.make_engine(platform_env["ticketing"])
+    sessions = db.make_sessionmaker(engine)
+    row = [{"message_id": "contested", "event_type": "person.registered.v1", "handled_at": datetime.now(timezone.utc)}]
+    second: list[set] = []
+    with sessions() as first, first.begin():
+        assert bulk.insert_new(first, ticketing_chassis.inbox, row, key="message_id") == {"contested"}
+
+        def claim_again():
+            with sessions() as session, session.begin():
+                second.append(bulk.insert_new(session, ticketing_chassis.inbox, row, key="message_id"))
+
+        rival = threading.Thread(target=claim_again)
+        rival.start()
+        rival.join(timeout=1)
+        assert rival.is_alive(), "the second claim should wait for the first transaction"
+    rival.join(timeout=10)
+    engine.dispose()
+    assert second == [set()]
+
+
 def test_a_committed_event_wakes_an_idle_relay_long_before_its_next_poll(writer, databases):
     """With a ten-minute poll, only PostgreSQL's NOTIFY can get the second event published within the test."""
     def published() -> int:

@@ -1,11 +1,15 @@
 """Outbox rows live and die with the transaction that records them."""
 
+import pytest
 from psp.occupants.v1.events_pb2 import PersonRegistered
 from sqlalchemy import select
 
-from services.occupants.models import Base, chassis
+from services.occupants import domain
+from services.occupants.models import Base, Person, chassis
 from shared import db
+from shared.bus.envelope import Envelope, unpack
 from shared.bus.outbox import record
+from shared.problems import Problem
 
 
 def test_a_transactions_events_are_kept_in_order_and_a_rolled_back_savepoint_takes_its_own(tmp_path):
@@ -28,3 +32,27 @@ def test_a_transactions_events_are_kept_in_order_and_a_rolled_back_savepoint_tak
         stored = session.scalars(select(chassis.outbox.c.event_id).order_by(chassis.outbox.c.id)).all()
     engine.dispose()
     assert stored == kept
+
+
+def test_people_registered_together_go_in_with_their_events_in_order_or_not_at_all(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'occupants.db'}")
+    Base.metadata.create_all(engine)
+    sessions = db.make_sessionmaker(engine)
+    with sessions() as session, session.begin():
+        site = domain.create_site(session, "org", code="S", name="Site")
+        ids = domain.register_people(session, site, [
+            {"kind": "individual", "full_name": "张伟", "phone": "13800000001"},
+            {"kind": "company", "full_name": "Acme", "email": "desk@acme.cn", "preferred_channels": ["email"]},
+        ], registered_by="import")
+    with pytest.raises(Problem) as refused, sessions() as session, session.begin():
+        domain.register_people(session, site, [{"kind": "individual", "full_name": "Kept?", "phone": "1"},
+                                               {"kind": "individual", "full_name": "No contact"}], registered_by="x")
+    assert refused.value.field == "phone"
+    with sessions() as session:
+        people = {p.id: p for p in session.scalars(select(Person))}
+        events = [Envelope.FromString(e) for e in
+                  session.scalars(select(chassis.outbox.c.envelope).order_by(chassis.outbox.c.id))]
+    engine.dispose()
+    assert set(people) == set(ids)
+    assert [unpack(e, PersonRegistered).payload.person_id for e in events] == ids
+    assert people[ids[1]].preferred_channels == ["email"] and people[ids[0]].preferred_language == "zh-CN"
