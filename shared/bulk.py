@@ -25,7 +25,9 @@ from sqlalchemy.orm import Session
 def insert(session: Session, table: Table, rows: Sequence[dict], *, update_on: tuple[str, ...] = ()) -> None:
     """Insert the rows (all with the same keys); with `update_on`, a row whose key exists updates it instead.
 
-    A batch must not hold one `update_on` key twice: PostgreSQL refuses to change a row twice in a statement.
+    Values are plain: text, numbers, booleans, None, datetimes, decimals, bytes, and lists or dicts for JSON
+    columns. A batch must not hold one `update_on` key twice: PostgreSQL refuses to change a row twice in a
+    statement.
     """
     if rows:
         _execute(session, table, rows, update_on, skip_on="")
