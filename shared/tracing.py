@@ -102,7 +102,8 @@ def message_span(name: str, headers: dict | None, kind: trace.SpanKind, attribut
     """
     parent = propagate.extract({k: v for k, v in (headers or {}).items() if isinstance(v, str)})
     writer = trace.get_current_span(parent)
-    if writer.get_span_context().is_valid and not writer.get_span_context().trace_flags.sampled and _parent_decides():
+    written = writer.get_span_context()
+    if written.is_valid and not written.trace_flags.sampled and _parent_decides():
         token = context.attach(parent)
         try:
             yield writer
