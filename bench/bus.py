@@ -92,8 +92,9 @@ def run(events: int) -> list[dict]:
             """Answers when the writes started, and keeps the CPU split at that moment for `phase_cpu`. One
             writer paces: it commits every PACED_TICK_SECONDS, so more would only add transactions."""
             nonlocal written_so_far, cpu_at_start, writers_cpu
-            started, finished, cpu_at_start, writers_cpu = _write(url, site_id, written_so_far, count, 1 if rate else writers,
-                                                     rate, batch, lambda: cpu_by_process(workers))
+            started, finished, cpu_at_start, writers_cpu = _write(
+                url, site_id, written_so_far, count, 1 if rate else writers, rate, batch,
+                lambda: cpu_by_process(workers))
             written_so_far += count
             progress(f"  written at {count / (finished - started):.0f} events/s")
             return started
@@ -296,8 +297,8 @@ def _write(url: str, site_id: str, first: int, count: int, writers: int, rate: f
     """Write events first..first+count across processes (paced at `rate`/s overall, or flat out).
 
     Answers (time of the first write, time the last writer finished, `cpu_snapshot()` at the first
-    write, the writers' CPU seconds from the first write to their last). The writers load their imports and connections before the clock starts, so start-up is not
-    counted as bus time or CPU.
+    write, the writers' CPU seconds from the first write to their last). The writers load their imports
+    and connections before the clock starts, so start-up is not counted as bus time or CPU.
     """
     context = multiprocessing.get_context("spawn")
     ready, go, done = context.Semaphore(0), context.Event(), context.Queue()

@@ -3,8 +3,8 @@
 The exporter follows the standard variables: OTEL_TRACES_EXPORTER (otlp, console or none; none when unset,
 so a laptop without a collector stays quiet), OTEL_EXPORTER_OTLP_* for the endpoint, OTEL_SERVICE_NAME and
 OTEL_RESOURCE_ATTRIBUTES for the resource, OTEL_TRACES_SAMPLER for sampling, OTEL_SDK_DISABLED to switch
-tracing off. Under gunicorn the
-provider is created in `post_fork`, because the batch exporter's thread does not survive a fork.
+tracing off. Under gunicorn the app is not preloaded, so each worker creates its provider after the fork:
+the batch exporter's thread would not survive one.
 """
 
 from __future__ import annotations

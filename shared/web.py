@@ -19,12 +19,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import db, logs, metrics, tracing
+from shared.auth import principal
 from shared.config import Settings
 from shared.health import Readiness
-from shared.auth import principal
 from shared.problems import Problem, from_validation, not_found
 
 log = logging.getLogger(__name__)
+
 
 @dataclass
 class ServiceState:

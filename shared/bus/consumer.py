@@ -107,7 +107,8 @@ class _Outcome:
 
 @dataclass
 class _Delivery:
-    """A decoded message that is not a duplicate: what its handler needs and what its inbox row records."""
+    """A decoded message, the first with its id in its batch: what its handler needs and what its inbox row
+    records."""
 
     message: object
     message_id: str
@@ -189,22 +190,24 @@ class InboxConsumer:
 
         Savepoints cost round trips on every message, so they are paid only for batches that need them.
         """
+        settled, deliveries = self._triage(batch)
         try:
-            return self._apply_batch(batch, isolated=False)
+            return settled + self._apply_together(deliveries)
         except _HandlerFailed:
-            return self._apply_batch(batch, isolated=True)
+            return settled + self._apply_each(deliveries)
 
-    def _apply_batch(self, batch: list, isolated: bool) -> list[_Outcome]:
-        outcomes, deliveries = self._triage(batch)
+    def _apply_together(self, deliveries: list[_Delivery]) -> list[_Outcome]:
         with self.sessions() as session, session.begin():
-            if isolated:
-                return outcomes + [self._apply_isolated(session, delivery) for delivery in deliveries]
             fresh = self._claim(session, deliveries)
-            outcomes += [_Outcome(d.message, d.event_type, "duplicate") for d in deliveries if d.message_id not in fresh]
+            outcomes = [_Outcome(d.message, d.event_type, "duplicate") for d in deliveries if d.message_id not in fresh]
             deliveries = [d for d in deliveries if d.message_id in fresh]
             for route, run in itertools.groupby(deliveries, key=lambda d: d.route):
                 self._run_handler(session, route, list(run))
             return outcomes + [_Outcome(d.message, d.event_type, "handled") for d in deliveries]
+
+    def _apply_each(self, deliveries: list[_Delivery]) -> list[_Outcome]:
+        with self.sessions() as session, session.begin():
+            return [self._apply_isolated(session, delivery) for delivery in deliveries]
 
     def _triage(self, batch: list) -> tuple[list[_Outcome], list[_Delivery]]:
         """Settle what needs no handler (undecodable messages, a message id seen earlier in the batch);

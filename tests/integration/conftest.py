@@ -48,7 +48,6 @@ def databases(platform_env):
         database.engine.dispose()
 
 
-
 @pytest.fixture
 def writer(platform_env):
     """Registers people straight through the occupants domain, each in its own transaction."""
