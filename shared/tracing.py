@@ -51,11 +51,17 @@ def records_spans(provider: trace.TracerProvider) -> bool:
     return isinstance(provider, TracerProvider) and provider.sampler is not _QUIET
 
 
+def recording() -> bool:
+    """Whether this process's provider records spans. Where it does not, a message needs no span of its
+    own, nor its trace headers parsed, to carry its trace on."""
+    return records_spans(trace.get_tracer_provider())
+
+
 def instrument_database(engine: Engine) -> None:
     """A span per SQL statement, where spans are recorded. Where they are not, the instrumentation would
     still make and drop a span per statement and per connection checkout: as much CPU as the statement
     itself for the bus's short ones."""
-    if records_spans(trace.get_tracer_provider()):
+    if recording():
         SQLAlchemyInstrumentor().instrument(engine=engine)
 
 
@@ -112,6 +118,17 @@ def message_span(name: str, headers: dict | None, kind: trace.SpanKind, attribut
         return
     with tracer().start_as_current_span(name, context=parent, kind=kind, attributes=attributes) as span:
         yield span
+
+
+def publish_headers(stored: dict | None, name: str, attributes: dict) -> dict[str, str]:
+    """Trace headers for an event the relay publishes: its recorded publish span's, which the consumers'
+    spans then hang from; otherwise the writer's, as stored, or a new trace's when none were stored."""
+    headers = dict(stored or {})
+    if recording():
+        with message_span(name, stored, trace.SpanKind.PRODUCER, attributes) as span:
+            if span.is_recording() or not headers:
+                return current_trace_headers()
+    return headers
 
 
 def _parent_decides() -> bool:

@@ -237,8 +237,9 @@ class InboxConsumer:
     def _run_handler(self, session: Session, route: Route, deliveries: list[_Delivery]) -> None:
         try:
             if route.batched:
+                # Nested, the last delivery's context is the current one; only recorded spans need the others.
                 with ExitStack() as spans:
-                    for delivery in deliveries:
+                    for delivery in deliveries if tracing.recording() else deliveries[-1:]:
                         spans.enter_context(_processing(delivery))
                     route.handler(session, [d.event for d in deliveries])
             else:

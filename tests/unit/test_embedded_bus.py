@@ -1,15 +1,22 @@
 """The embedded default: SQLite files and kombu's file bus, no broker server."""
 
+import secrets
+import threading
+
 import pytest
 from kombu.transport import filesystem, virtual
+from psp.occupants.v1.events_pb2 import PersonRegistered
 from sqlalchemy import create_engine, text
 
 from services import NAMES
 from services.occupants import domain
 from services.occupants.models import Site
-from shared import db
-from shared.cli import migrate
+from shared import db, tracing
 from shared.bus.connection import connect
+from shared.bus.consumer import Handlers, InboxConsumer
+from shared.bus.envelope import exchange_name, new_envelope
+from shared.bus.publisher import Outgoing, Publisher
+from shared.cli import migrate
 from shared.config import Settings
 from shared.worker import declare_topology
 from shared.service import load
@@ -82,3 +89,39 @@ def _dead(settings: Settings) -> bool:
     with connect(settings) as connection:
         letters = list_dead_letters(connection, load(PROBE).subscription(settings.bus_retry_delays))
     return [letter.attempts for letter in letters] == [3]
+
+
+def test_where_nothing_records_spans_a_batch_handler_runs_in_the_trace_of_its_last_event(embedded, monkeypatch):
+    """Only the last event's context is made current then, which is what nesting all of them gave."""
+    monkeypatch.setattr(tracing, "recording", lambda: False)
+    calls = []
+    handlers = Handlers("probe")
+
+    @handlers.on_batch(PersonRegistered)
+    def remember(session, events):
+        calls.append(([e.payload.full_name for e in events], tracing.current_trace_headers()["traceparent"],
+                      tracing.correlation_id()))
+
+    probe = load(PROBE)
+    engine = db.make_engine(embedded.database_url_for("probe"))
+    consumer = InboxConsumer(handlers, probe.subscription(embedded.bus_retry_delays), db.make_sessionmaker(engine),
+                             probe.tables.inbox, batch_size=10, prefetch=10, linger_seconds=0.5)
+    writers = {f"p{i}": (f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-00", f"c{i}") for i in range(4)}
+    envelopes = [new_envelope(PersonRegistered(person_id=name, full_name=name), organization_id=ORG_A,
+                              correlation_id=correlation) for name, (_, correlation) in writers.items()]
+    stop = threading.Event()
+    with connect(embedded) as connection:
+        Publisher(connection).publish([
+            Outgoing(e.id, exchange_name("occupants"), e.type, e.SerializeToString(), {"traceparent": writers[name][0]})
+            for e, name in zip(envelopes, writers)])
+        thread = threading.Thread(target=consumer.consume, args=(connection, stop), daemon=True)
+        thread.start()
+        try:
+            wait_until(lambda: sum(len(names) for names, _, _ in calls) == len(writers), what="every event handled")
+        finally:
+            stop.set()
+            thread.join(timeout=10)
+    engine.dispose()
+    assert sorted(name for names, _, _ in calls for name in names) == list(writers)  # the file bus keeps no order
+    assert [(traceparent, correlation) for _, traceparent, correlation in calls] == [
+        writers[names[-1]] for names, _, _ in calls]

@@ -80,3 +80,20 @@ def test_a_message_without_a_trace_starts_one(exported):
         assert trace.get_current_span().get_span_context().is_valid
     [span] = exported.get_finished_spans()
     assert span.parent is None
+
+
+def test_the_relay_hangs_the_consumers_from_its_recorded_publish_span(exported):
+    stored = {"traceparent": f"00-{TRACE_ID}-{WRITER_SPAN_ID}-01"}
+    headers = tracing.publish_headers(stored, "event publish", {"messaging.system": "rabbitmq"})
+    [span] = exported.get_finished_spans()
+    assert format(span.parent.span_id, "016x") == WRITER_SPAN_ID
+    assert headers["traceparent"] == f"00-{TRACE_ID}-{format(span.context.span_id, '016x')}-01"
+
+
+def test_where_nothing_records_spans_the_relay_passes_the_writers_headers_on_untouched(exported, monkeypatch):
+    monkeypatch.setattr(tracing, "recording", lambda: False)
+    stored = {"traceparent": f"00-{TRACE_ID}-{WRITER_SPAN_ID}-01", "tracestate": "vendor=1"}
+    headers = tracing.publish_headers(stored, "event publish", {})
+    assert headers == stored and headers is not stored
+    assert tracing.publish_headers(None, "event publish", {}) == {}
+    assert exported.get_finished_spans() == ()
