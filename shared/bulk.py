@@ -40,12 +40,14 @@ def insert_new(session: Session, table: Table, rows: Sequence[dict], *, key: str
 
 def _execute(session: Session, table: Table, rows: Sequence[dict], update_on: tuple[str, ...], skip_on: str):
     session.flush()
+    # Straight on the session's connection: these are plain Core statements, and the ORM's own execution
+    # path would cost as much again as sending them.
+    connection = session.connection()
     columns = tuple(rows[0])
-    dialect = session.get_bind().dialect
-    if dialect.name == "postgresql":
-        statement = _from_json(dialect, table, columns, update_on, skip_on)
-        return session.execute(statement, {"rows": json.dumps(rows, default=_json)})
-    return session.execute(_sqlite_statement(table, columns, update_on, skip_on), list(rows))
+    if connection.dialect.name == "postgresql":
+        statement = _from_json(connection.dialect, table, columns, update_on, skip_on)
+        return connection.execute(statement, {"rows": json.dumps(rows, default=_json)})
+    return connection.execute(_sqlite_statement(table, columns, update_on, skip_on), list(rows))
 
 
 @functools.cache

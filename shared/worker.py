@@ -53,7 +53,7 @@ class Worker:
         tracing.instrument_database(self.engine)
         self.sessions = db.make_sessionmaker(self.engine)
         self.subscription = self.service.subscription(self.settings.bus_retry_delays)
-        self.relay = Relay(self.service.name, self.sessions, self.service.tables.outbox, self.settings.bus_batch_size)
+        self.relay = Relay(self.service.name, self.engine, self.service.tables.outbox, self.settings.bus_batch_size)
         self.consumer = (
             InboxConsumer(self.service.handlers, self.subscription, self.sessions, self.service.tables.inbox,
                           self.settings.bus_batch_size, self.settings.bus_prefetch, self.settings.bus_linger_ms / 1000)

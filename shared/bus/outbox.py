@@ -19,9 +19,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 from google.protobuf.message import Message
-from opentelemetry import trace
 from sqlalchemy import Engine, Table, bindparam, delete, event, func, or_, select, text, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from shared import bulk, db, metrics, tracing
 from shared.bus.envelope import exchange_name, new_envelope
@@ -70,9 +69,11 @@ def _now() -> datetime:
 
 
 class Relay:
-    def __init__(self, service: str, sessions: sessionmaker, outbox: Table, batch_size: int):
+    """Publishes the outbox. Its statements are plain Core ones, so it works on connections, not sessions."""
+
+    def __init__(self, service: str, engine: Engine, outbox: Table, batch_size: int):
         self.service = service
-        self.sessions = sessions
+        self.engine = engine
         self.outbox = outbox
         self.batch_size = batch_size
         self.exchange = exchange_name(service)
@@ -93,14 +94,14 @@ class Relay:
     def publish_pending(self, publisher: Publisher) -> int:
         """Publish one batch of due rows; returns how many were taken."""
         now = _now()
-        with self.sessions() as session, session.begin():
-            rows = session.execute(self._due, {"now": now}).all()
+        with self.engine.begin() as connection:
+            rows = connection.execute(self._due, {"now": now}).all()
             if not rows:
                 return 0
             outcome = publisher.publish([self._outgoing(row) for row in rows])
             published = [row for row in rows if outcome[row.event_id] is None]
             if published:
-                session.execute(self._mark_published, {"ids": [row.id for row in published], "at": _now()})
+                connection.execute(self._mark_published, {"ids": [row.id for row in published], "at": _now()})
             for event_type, count in Counter(row.event_type for row in published).items():
                 metrics.BUS_EVENTS_PUBLISHED.labels(self.service, event_type).inc(count)
             for row in rows:
@@ -108,7 +109,7 @@ class Relay:
                     continue
                 log.error("event not published", extra={"event_id": row.event_id, "reason": error})
                 delay = min(MAX_BACKOFF_SECONDS, 2 ** row.attempts)
-                session.execute(
+                connection.execute(
                     update(self.outbox).where(self.outbox.c.id == row.id).values(
                         attempts=row.attempts + 1, last_error=error, next_attempt_at=now + timedelta(seconds=delay)
                     )
@@ -116,19 +117,16 @@ class Relay:
         return len(rows)
 
     def _outgoing(self, row) -> Outgoing:
-        with tracing.message_span(f"{row.event_type} publish", row.trace_headers, trace.SpanKind.PRODUCER, {
+        headers = tracing.publish_headers(row.trace_headers, f"{row.event_type} publish", {
             "messaging.system": "rabbitmq", "messaging.destination.name": self.exchange,
             "messaging.message.id": row.event_id,
-        }) as span:
-            # A span not recorded is the writer's own (or a root no one keeps): its headers go on as stored.
-            headers = tracing.current_trace_headers() if span.is_recording() or not row.trace_headers \
-                else dict(row.trace_headers)
+        })
         headers[PUBLISHED_AT_HEADER] = repr(time.time())
         return Outgoing(row.event_id, self.exchange, row.event_type, row.envelope, headers)
 
     def observe_backlog(self) -> None:
-        with self.sessions() as session:
-            count, oldest = session.execute(
+        with self.engine.connect() as connection:
+            count, oldest = connection.execute(
                 select(func.count(), func.min(self.outbox.c.created_at)).where(self.outbox.c.published_at.is_(None))
             ).one()
         metrics.BUS_OUTBOX_PENDING.labels(self.service).set(count)
@@ -136,8 +134,8 @@ class Relay:
         metrics.BUS_OUTBOX_OLDEST_AGE.labels(self.service).set(max(age, 0.0))
 
     def prune(self, retention: timedelta) -> int:
-        with self.sessions() as session, session.begin():
-            result = session.execute(
+        with self.engine.begin() as connection:
+            result = connection.execute(
                 delete(self.outbox).where(self.outbox.c.published_at < _now() - retention)
             )
         return result.rowcount
