@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 from google.protobuf.message import Message
-from sqlalchemy import Engine, Table, bindparam, delete, event, func, or_, select, text, update
+from sqlalchemy import Engine, Table, bindparam, delete, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from shared import bulk, db, metrics, tracing
@@ -61,7 +61,7 @@ def record_many(session: Session, outbox: Table, payloads: Sequence[Message], *,
 def _notify_relay(session: Session) -> None:
     """Wake the relay when this commit lands (PostgreSQL delivers a NOTIFY only if the transaction commits)."""
     if session.info.pop(_NOTIFY, False) and session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+        session.connection().exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
 def _now() -> datetime:
