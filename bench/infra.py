@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -147,6 +148,46 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+class FsyncProbe:
+    """Writes a page and fdatasyncs it every `every` seconds on the disk PostgreSQL and RabbitMQ share (one
+    root filesystem here), so a phase's latency can be read beside what the disk itself did meanwhile: every
+    durable commit waits for such a flush, and a virtual disk stalls them now and then for hundreds of ms."""
+
+    def __init__(self, directory: Path, every: float = 0.02):
+        self.path, self.every = directory / "fsync-probe", every
+        self.latencies: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fsync-probe", daemon=True)
+
+    def __enter__(self) -> "FsyncProbe":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.path.unlink(missing_ok=True)
+
+    def _run(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            page, slot = b"\0" * 8192, 0
+            while not self._stop.wait(self.every):
+                os.pwrite(fd, page, slot * len(page))
+                slot = (slot + 1) % 256
+                started = time.perf_counter()
+                os.fdatasync(fd)
+                self.latencies.append(time.perf_counter() - started)
+        finally:
+            os.close(fd)
+
+    def summary(self) -> str:
+        stalls = [t for t in self.latencies if t > 0.05]
+        return (f"{len(self.latencies)} fsyncs, p50 {1000 * exact_quantile(0.5, self.latencies):.1f} ms, "
+                f"p99 {1000 * exact_quantile(0.99, self.latencies):.1f} ms, max {1000 * max(self.latencies):.0f} ms; "
+                f"{len(stalls)} over 50 ms, {1000 * sum(stalls):.0f} ms in all") if self.latencies else "no fsyncs"
 
 
 def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
