@@ -122,7 +122,8 @@ def message_span(name: str, headers: dict | None, kind: trace.SpanKind, attribut
 
 def publish_headers(stored: dict | None, name: str, attributes: dict) -> dict[str, str]:
     """Trace headers for an event the relay publishes: its recorded publish span's, which the consumers'
-    spans then hang from; otherwise the writer's, as stored, or a new trace's when none were stored."""
+    spans then hang from; otherwise the writer's, as stored. Where spans are recorded, an event stored
+    without any starts a trace of its own."""
     headers = dict(stored or {})
     if recording():
         with message_span(name, stored, trace.SpanKind.PRODUCER, attributes) as span:
