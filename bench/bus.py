@@ -42,6 +42,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from statistics import fmean
 
 from kombu import Connection, Queue
 from sqlalchemy import create_engine, text
@@ -179,7 +180,7 @@ def run(events: int) -> list[dict]:
 
     # The mean of the runs before and after the headline phase: the machine's speed drifts (CPU steal on a
     # shared host), and one run alone moves the ratio by as much as a tenth.
-    raw_rate, raw_cpu = (sum(run[i] for run in raw_runs) / len(raw_runs) for i in (0, 1))
+    raw_rate, raw_cpu = fmean(rate for rate, _ in raw_runs), fmean(cpu for _, cpu in raw_runs)
     progress(f"load average {os.getloadavg()[0]:.2f} at the end")
     if lost or duplicated:
         progress(f"worker logs kept in {logs}")
