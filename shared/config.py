@@ -36,6 +36,14 @@ class Settings(BaseSettings):
         description="Broker URL, e.g. `amqp://guest:guest@127.0.0.1:5672/%2F`. Empty: the embedded "
         "file-based bus under `$PSP_VAR_DIR/bus`.",
     )
+    bus_heartbeat_seconds: int = Field(
+        30,
+        alias="BUS_HEARTBEAT_SECONDS",
+        ge=0,
+        description="AMQP heartbeat interval asked of the broker; 0 turns heartbeats off. Idle workers send "
+        "theirs, and a connection silent for two intervals is dropped by either side, so a dead peer "
+        "behind a firewall is noticed.",
+    )
     bus_prefetch: int = Field(
         256, alias="BUS_PREFETCH", ge=1, description="Unacknowledged deliveries a consumer holds at once."
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from kombu import Connection
 
 from shared.config import Settings
@@ -21,7 +23,24 @@ def connect(settings: Settings) -> Connection:
                 "polling_interval": 0.1,
             },
         )
-    return Connection(settings.bus_url, heartbeat=30, connect_timeout=5)
+    return Connection(settings.bus_url, heartbeat=settings.bus_heartbeat_seconds, connect_timeout=5)
+
+
+def keep_alive(connection: Connection) -> None:
+    """Read what the broker sent meanwhile (its heartbeats among it) and send a heartbeat when one is due.
+
+    A connection that only waits, as an idle relay's does, must do both every few seconds: RabbitMQ drops a
+    client that stays silent for two heartbeat intervals, and py-amqp gives up on a broker it has not
+    heard from for as long, since it only counts what it has read.
+    """
+    if not is_rabbitmq(connection):
+        return
+    try:
+        while True:
+            connection.drain_events(timeout=0)
+    except socket.timeout:
+        pass
+    connection.heartbeat_check()
 
 
 def is_rabbitmq(connection: Connection) -> bool:

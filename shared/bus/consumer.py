@@ -155,6 +155,7 @@ class InboxConsumer:
             on_ready()
             while not stop.is_set():
                 self._fill_batch(connection)
+                connection.heartbeat_check()  # reading the socket above kept the broker's side counted
                 if self._buffer:
                     batch = self._buffer[:]
                     self._buffer.clear()

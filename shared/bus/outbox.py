@@ -23,6 +23,7 @@ from sqlalchemy import Engine, Table, bindparam, delete, event, func, or_, selec
 from sqlalchemy.orm import Session
 
 from shared import bulk, db, metrics, tracing
+from shared.bus.connection import keep_alive
 from shared.bus.envelope import exchange_name, new_envelope
 from shared.bus.publisher import Outgoing, Publisher
 
@@ -197,6 +198,7 @@ def run_relay(relay: Relay, connect, wakeup: Wakeup, stop) -> None:
                         # will find them), so there is nothing to look for until then.
                         if relay.publish_pending(publisher) < relay.batch_size:
                             wakeup.wait()
+                            keep_alive(connection)
             except Exception:  # noqa: BLE001 - any failure: log, wait, reconnect
                 log.exception("outbox relay failed; retrying in %.1fs", backoff)
                 stop.wait(backoff)

@@ -4,9 +4,11 @@ The probe consumer's `effects` table has no unique key, so handling one event tw
 second row: every test counts effects, not just rows that an upsert would hide.
 """
 
+import logging
 import os
 import signal
 import threading
+import time
 
 import pytest
 from prometheus_client import REGISTRY
@@ -36,6 +38,17 @@ def test_broker_restarted_mid_stream_loses_nothing_and_doubles_nothing(writer, d
 
         writer(count, on_each=restart_broker_once)
         assert_exactly_once(databases, count)
+
+
+def test_idle_workers_keep_their_broker_connections_through_the_heartbeat_interval(writer, databases, caplog):
+    """The broker drops a connection that stays silent for two heartbeat intervals, as an idle relay's and
+    an idle consumer's would, and the worker would then log the failure and reconnect."""
+    with running_workers("occupants", PROBE, BUS_HEARTBEAT_SECONDS=1):
+        time.sleep(6)
+        writer(1)
+        assert_exactly_once(databases, 1)
+    dropped = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert dropped == []
 
 
 def test_consumer_killed_with_sigkill_mid_stream_loses_nothing_and_doubles_nothing(writer, databases):
