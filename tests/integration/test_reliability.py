@@ -136,6 +136,37 @@ def test_database_down_answers_503_then_recovers_without_a_restart(platform_env,
         proxy.stop()
 
 
+def test_worker_databases_cut_mid_stream_lose_nothing_and_double_nothing(writer, databases, platform_env,
+                                                                         monkeypatch, caplog):
+    """The relay's and the consumer's databases go away together while events keep being written (by a
+    writer that still reaches its own), then come back: the workers recover without a restart."""
+    proxies = {name: TcpProxy(5432) for name in ("occupants", "probe")}
+    for name, proxy in proxies.items():
+        proxy.start()
+        monkeypatch.setenv(f"{name.upper()}_DATABASE_URL",
+                           platform_env[name].replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}"))
+    count = 200
+
+    def cut_for_a_while(i):
+        if i == 60:
+            for proxy in proxies.values():
+                proxy.stop()
+        if i == 100:
+            time.sleep(3)
+            for proxy in proxies.values():
+                proxy.start()
+
+    try:
+        with running_workers("occupants", PROBE):
+            writer(count, on_each=cut_for_a_while)
+            assert_exactly_once(databases, count)
+    finally:
+        for proxy in proxies.values():
+            proxy.stop()
+    logged = {r.getMessage().split(";")[0] for r in caplog.records if r.name.startswith("shared.")}
+    assert {"database unreachable", "outbox relay failed"} <= logged  # both workers met the outage
+
+
 def test_one_failing_message_does_not_undo_its_batch_neighbours(writer, databases):
     queue_burst_with_one_failing_event(writer, databases)
     with running_workers(PROBE):
