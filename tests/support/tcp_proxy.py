@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from contextlib import suppress
 
 
 class TcpProxy:
@@ -27,17 +28,12 @@ class TcpProxy:
 
     def stop(self) -> None:
         """Refuse new connections and cut every open one, as a crashed server would."""
-        if self._listener is not None:
-            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close alone does not
-            self._listener.close()
-            self._listener = None
         with self._lock:
+            if self._listener is not None:
+                _cut(self._listener)  # the shutdown wakes the blocked accept(); a close alone does not
+                self._listener = None
             for sock in self._sockets:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                sock.close()
+                _cut(sock)
             self._sockets.clear()
 
     def _accept(self, listener: socket.socket) -> None:
@@ -52,6 +48,11 @@ class TcpProxy:
                 client.close()
                 continue
             with self._lock:
+                if self._listener is not listener:
+                    # Accepted just as the proxy stopped: this connection goes down with the others.
+                    _cut(client)
+                    _cut(upstream)
+                    return
                 self._sockets.update((client, upstream))
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
@@ -64,8 +65,13 @@ class TcpProxy:
         except OSError:
             pass
         finally:
-            for sock in (source, sink):
-                try:
-                    sock.close()
-                except OSError:
-                    pass
+            # Both directions end together, and both peers are told.
+            _cut(source)
+            _cut(sink)
+
+
+def _cut(sock: socket.socket) -> None:
+    """Shut down, then close: a close alone neither wakes a thread blocked on the socket nor tells the peer."""
+    with suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
