@@ -194,11 +194,15 @@ def run_relay(relay: Relay, connect, wakeup: Wakeup, stop) -> None:
                     publisher = Publisher(connection)
                     backoff = 0.5
                     while not stop.is_set():
+                        taken = relay.publish_pending(publisher)
+                        if taken == 0:
+                            # Publishing and its confirms are traffic enough; only an idle relay must
+                            # still hear and answer the broker's heartbeats.
+                            keep_alive(connection)
                         # A short batch took all that was due; later commits have notified (or the poll
                         # will find them), so there is nothing to look for until then.
-                        if relay.publish_pending(publisher) < relay.batch_size:
+                        if taken < relay.batch_size:
                             wakeup.wait()
-                            keep_alive(connection)
             except Exception:  # noqa: BLE001 - any failure: log, wait, reconnect
                 log.exception("outbox relay failed; retrying in %.1fs", backoff)
                 stop.wait(backoff)
