@@ -16,9 +16,10 @@ single-event phase.
    Beside it, the machine's CPU seconds (every process: broker and database too) per event, against raw
    kombu's per message: on a machine the path saturates, their ratio is what bounds the throughput ratio.
 3. Single-event writes: N/4 events, one registration per transaction, as the API writes per request.
-4. Latency: one writer paced at half the headline rate for N events, committing what fell due every
-   10 ms (some ten seconds, so one stall of a shared machine does not decide the p99 alone); p99 of the
-   chassis' own publish->handled histogram
+4. Latency: first the page cache the earlier phases dirtied is flushed (`flush_to_disk`), so the
+   kernel's writeback of it does not stall this phase's commits; then one writer paced at half the
+   headline rate for N events, committing what fell due every 10 ms (some ten seconds, so one stall of a
+   shared machine does not decide the p99 alone); p99 of the chassis' own publish->handled histogram
    (`bus_event_latency_seconds` on the ticketing worker's /metrics), against raw kombu paced at the same
    rate and read through the same bucket estimator (linear within a bucket, as Prometheus'
    histogram_quantile; 50 ms is a bucket bound, so the verdict against the target is exact). Beside it,
@@ -55,6 +56,7 @@ from bench.infra import (
     cpu_by_process,
     databases,
     exact_quantile,
+    flush_to_disk,
     histogram_quantile,
     progress,
     vhost,
@@ -149,6 +151,7 @@ def run(events: int) -> list[dict]:
                     progress(f"single-event writes: {single_throughput:.0f} events/s")
 
             if throughput:
+                progress(f"flushed the earlier phases' writes to disk in {flush_to_disk():.1f}s")
                 rate, before, skip = throughput / 2, workers[0].metrics(), written_so_far
                 progress(f"latency: {paced} events at {rate:.0f} events/s")
                 with FsyncProbe(logs) as disk:

@@ -80,6 +80,20 @@ def databases(services: list[str]):
         yield urls
 
 
+def flush_to_disk() -> float:
+    """Write out the page cache the earlier phases left dirty; answers the seconds it took.
+
+    The kernel writes a dirty page back once it is 30 s old, and on ext4 every fsync meanwhile waits for
+    that writeback: here the flat-out phases' 90 MB or so went out at once, some 30 s after they ran, and
+    held every commit on the machine for 100-200 ms in the middle of the latency phase. No CHECKPOINT:
+    after one, the first change to each page writes the whole page to the WAL, which would weigh on that
+    phase's commits instead.
+    """
+    started = time.monotonic()
+    os.sync()
+    return time.monotonic() - started
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -153,7 +167,7 @@ class WorkerProcess:
 class FsyncProbe:
     """Writes a page and fdatasyncs it every `every` seconds on the disk PostgreSQL and RabbitMQ share (one
     root filesystem here), so a phase's latency can be read beside what the disk itself did meanwhile: every
-    durable commit waits for such a flush, and a virtual disk stalls them now and then for hundreds of ms."""
+    durable commit waits for such a flush, and writeback of other files stalls them all at once."""
 
     def __init__(self, directory: Path, every: float = 0.02):
         self.path, self.every = directory / "fsync-probe", every
