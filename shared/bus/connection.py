@@ -1,4 +1,4 @@
-"""Broker connections: RabbitMQ when BUS_URL is set, else kombu's filesystem transport under var/bus."""
+"""Broker connections: RabbitMQ when BUS_URL is set, else the embedded file bus under var/bus."""
 
 from __future__ import annotations
 
@@ -6,23 +6,14 @@ import socket
 
 from kombu import Connection
 
+from shared.bus import embedded
 from shared.config import Settings
 
 
 def connect(settings: Settings) -> Connection:
     if settings.embedded_bus:
         folder = (settings.var_dir / "bus").resolve()
-        for sub in ("queues", "control"):
-            (folder / sub).mkdir(parents=True, exist_ok=True)
-        return Connection(
-            "filesystem://",
-            transport_options={
-                "data_folder_in": str(folder / "queues"),
-                "data_folder_out": str(folder / "queues"),
-                "control_folder": str(folder / "control"),
-                "polling_interval": 0.1,
-            },
-        )
+        return Connection(transport=embedded.Transport, transport_options=embedded.transport_options(folder))
     return Connection(settings.bus_url, heartbeat=settings.bus_heartbeat_seconds, connect_timeout=5)
 
 

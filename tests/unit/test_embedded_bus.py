@@ -1,9 +1,13 @@
 """The embedded default: SQLite files and kombu's file bus, no broker server."""
 
+import os
 import secrets
+import signal
+import sqlite3
 import threading
 
 import pytest
+from kombu import Connection, Exchange, Producer, Queue
 from kombu.transport import filesystem, virtual
 from psp.occupants.v1.events_pb2 import PersonRegistered
 from sqlalchemy import create_engine, text
@@ -12,6 +16,7 @@ from services import NAMES
 from services.occupants import domain
 from services.occupants.models import Site
 from shared import db, tracing
+from shared.bus import embedded as file_bus
 from shared.bus.connection import connect
 from shared.bus.consumer import Handlers, InboxConsumer
 from shared.bus.envelope import exchange_name, new_envelope
@@ -20,7 +25,7 @@ from shared.cli import migrate
 from shared.config import Settings
 from shared.worker import declare_topology
 from shared.service import load
-from tests.conftest import ORG_A, migrate as migrate_probe, running_workers, wait_until
+from tests.conftest import ORG_A, migrate as migrate_probe, running_workers, start_worker_process, wait_until
 
 PROBE = "tests.support.probe.service"
 
@@ -73,6 +78,72 @@ def test_committed_events_survive_a_restart_and_reach_every_read_model(embedded)
         wait_until(lambda: len(rows(embedded, "probe", "SELECT person_id FROM effects")) == 3, what="third effect")
     names = sorted(r.full_name for r in rows(embedded, "probe", "SELECT full_name FROM effects"))
     assert names == ["before-start", "between-runs", "while-running"]
+
+
+def test_a_delivered_message_stays_on_disk_until_its_ack(tmp_path, monkeypatch):
+    monkeypatch.setattr(filesystem.Transport, "global_state", virtual.BrokerState())
+    options = file_bus.transport_options(tmp_path)
+    files = {"queues": lambda: os.listdir(tmp_path / "queues"),
+             "held": lambda: [path.name for path in (tmp_path / "held").rglob("*.msg")]}
+
+    def take(connection, **kwargs):
+        return Queue("q.inbox")(connection.channel()).get(**kwargs)
+
+    with Connection(transport=file_bus.Transport, transport_options=options) as reader:
+        queue = Queue("q.inbox", Exchange("x", "topic"), routing_key="k")(reader.channel())
+        queue.declare()
+        for body in ("one", "two", "three"):
+            Producer(reader.channel()).publish(body, exchange="x", routing_key="k")
+        first = take(reader)
+        assert len(files["held"]()) == 1 and len(files["queues"]()) == 2
+        first.requeue()
+        assert files["held"]() == [] and len(files["queues"]()) == 3
+        taken = [take(reader) for _ in range(3)]
+        assert sorted(message.payload for message in taken) == ["one", "three", "two"]
+        for message in taken:
+            message.ack()
+        assert files["held"]() == files["queues"]() == []
+
+        Producer(reader.channel()).publish("four", exchange="x", routing_key="k")
+        assert take(reader, no_ack=True).payload == "four" and files["held"]() == []
+
+        Producer(reader.channel()).publish("five", exchange="x", routing_key="k")
+        held = take(reader)
+        assert held.payload == "five" and len(files["held"]()) == 1
+        with Connection(transport=file_bus.Transport, transport_options=options) as other:
+            assert take(other) is None  # held by a live process (this one): not put back
+    assert len(files["queues"]()) == 1 and files["held"]() == []  # a clean close put it back
+
+
+def test_a_worker_killed_with_sigkill_loses_none_of_the_deliveries_it_held(embedded):
+    """The probe's worker takes deliveries, cannot commit them (the test holds its database's write lock),
+    and is killed; the next one to start handles every event once."""
+    register(embedded, *[f"held-{i}" for i in range(20)])
+    queued = embedded.var_dir / "bus" / "queues"
+
+    def waiting() -> int:
+        return sum(name.endswith(".probe.inbox.msg") for name in os.listdir(queued))
+
+    lock = sqlite3.connect(embedded.database_url_for("probe").removeprefix("sqlite:///"), isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    with running_workers("occupants"):
+        wait_until(lambda: waiting() == 20, what="the relay to publish every event")
+        worker = start_worker_process(PROBE, 9302)
+        try:
+            wait_until(lambda: waiting() < 20, what="the probe's worker to take deliveries")
+        finally:
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.wait()
+        lock.execute("ROLLBACK")
+        lock.close()
+        worker = start_worker_process(PROBE, 9302)
+        try:
+            wait_until(lambda: rows(embedded, "probe", "SELECT count(*) FROM effects")[0][0] >= 20, timeout=60,
+                       what="20 effects")
+        finally:
+            worker.terminate()
+            worker.wait(timeout=20)
+    assert rows(embedded, "probe", "SELECT count(*), count(DISTINCT person_id) FROM effects") == [(20, 20)]
 
 
 def test_retries_wait_their_delay_without_a_broker_ttl_then_dead_letter(embedded):
