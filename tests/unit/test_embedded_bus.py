@@ -1,4 +1,4 @@
-"""The embedded default: SQLite files and kombu's file bus, no broker server."""
+"""The embedded default: SQLite files and the file bus (`shared/bus/embedded.py`), no broker server."""
 
 import os
 import secrets
@@ -83,36 +83,38 @@ def test_committed_events_survive_a_restart_and_reach_every_read_model(embedded)
 def test_a_delivered_message_stays_on_disk_until_its_ack(tmp_path, monkeypatch):
     monkeypatch.setattr(filesystem.Transport, "global_state", virtual.BrokerState())
     options = file_bus.transport_options(tmp_path)
-    files = {"queues": lambda: os.listdir(tmp_path / "queues"),
-             "held": lambda: [path.name for path in (tmp_path / "held").rglob("*.msg")]}
+
+    def queued() -> list[str]:
+        return os.listdir(tmp_path / "queues")
+
+    def held() -> list[str]:
+        return [path.name for path in (tmp_path / "held").rglob("*.msg")]
 
     def take(connection, **kwargs):
         return Queue("q.inbox")(connection.channel()).get(**kwargs)
 
     with Connection(transport=file_bus.Transport, transport_options=options) as reader:
-        queue = Queue("q.inbox", Exchange("x", "topic"), routing_key="k")(reader.channel())
-        queue.declare()
+        Queue("q.inbox", Exchange("x", "topic"), routing_key="k")(reader.channel()).declare()
         for body in ("one", "two", "three"):
             Producer(reader.channel()).publish(body, exchange="x", routing_key="k")
         first = take(reader)
-        assert len(files["held"]()) == 1 and len(files["queues"]()) == 2
+        assert len(held()) == 1 and len(queued()) == 2
         first.requeue()
-        assert files["held"]() == [] and len(files["queues"]()) == 3
+        assert held() == [] and len(queued()) == 3
         taken = [take(reader) for _ in range(3)]
         assert sorted(message.payload for message in taken) == ["one", "three", "two"]
         for message in taken:
             message.ack()
-        assert files["held"]() == files["queues"]() == []
+        assert held() == queued() == []
 
         Producer(reader.channel()).publish("four", exchange="x", routing_key="k")
-        assert take(reader, no_ack=True).payload == "four" and files["held"]() == []
+        assert take(reader, no_ack=True).payload == "four" and held() == []
 
         Producer(reader.channel()).publish("five", exchange="x", routing_key="k")
-        held = take(reader)
-        assert held.payload == "five" and len(files["held"]()) == 1
+        assert take(reader).payload == "five" and len(held()) == 1
         with Connection(transport=file_bus.Transport, transport_options=options) as other:
             assert take(other) is None  # held by a live process (this one): not put back
-    assert len(files["queues"]()) == 1 and files["held"]() == []  # a clean close put it back
+    assert len(queued()) == 1 and held() == []  # a clean close put it back
 
 
 def test_a_worker_killed_with_sigkill_loses_none_of_the_deliveries_it_held(embedded):
