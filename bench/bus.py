@@ -233,7 +233,7 @@ def _envelope_size() -> int:
 
 
 def _seed_site(url: str) -> str:
-    from services.occupants.domain import create_site
+    from services.occupants.places.rules import create_site
 
     engine = db.make_engine(url)
     with db.make_sessionmaker(engine)() as session, session.begin():
@@ -276,8 +276,8 @@ def _writer(url: str, site_id: str, indices: range, first: int, rate: float | No
     writer commits what fell due since its last commit, at most every PACED_TICK_SECONDS, so half the
     rate costs about half the CPU, as when concurrent requests keep a service busy.
     """
-    from services.occupants.domain import register_people
-    from services.occupants.models import Site
+    from services.occupants.people.rules import register_people
+    from services.occupants.places.tables import Site
 
     tracing.configure("occupants")
     engine = db.make_engine(url)

@@ -7,6 +7,7 @@ RabbitMQ and PostgreSQL.
 
 from __future__ import annotations
 
+import importlib
 import os
 import secrets
 import shutil
@@ -15,9 +16,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from decimal import Decimal
-
-from sqlalchemy import select
 
 from services import NAMES
 from shared import auth, db
@@ -43,29 +41,16 @@ def _secret(settings: Settings) -> str:
 
 
 def seed_demo(settings: Settings) -> None:
-    """One site, two buildings, a few units and people; skipped when the site exists already."""
-    from services.occupants import domain
-    from services.occupants.models import Site
-
-    engine = db.make_engine(settings.database_url_for("occupants"))
-    with db.make_sessionmaker(engine)() as session, session.begin():
-        if session.scalar(select(Site).where(Site.organization_id == DEMO_ORGANIZATION)):
-            return
-        site = domain.create_site(session, DEMO_ORGANIZATION, code="HG", name="Harbour Gardens 海港花园")
-        for code, name in (("A", "Tower A"), ("B", "Tower B")):
-            building = domain.add_building(session, site, code=code, name=name)
-            for floor in (1, 2):
-                for door in ("01", "02"):
-                    domain.add_unit(session, building, number=f"{floor}{door}", floor=floor, kind="residence",
-                                    floor_area_m2=Decimal("89.50"), state="occupied")
-        domain.register_people(session, site, [
-            {"kind": "individual", "full_name": "张伟", "phone": "13800000001"},
-            {"kind": "individual", "full_name": "李娜", "phone": "13800000002", "email": "li.na@example.cn",
-             "preferred_channels": ["app", "sms"]},
-            {"kind": "individual", "full_name": "Emma Walker", "email": "emma.walker@example.com",
-             "preferred_language": "en", "preferred_channels": ["email"]},
-        ], registered_by="demo-seed")
-    engine.dispose()
+    """Each service seeds its own demo data (`services/<name>/demo.py`), once: a seed skips what exists."""
+    for name in NAMES:
+        try:
+            demo = importlib.import_module(f"services.{name}.demo")
+        except ModuleNotFoundError:
+            continue
+        engine = db.make_engine(settings.database_url_for(name))
+        with db.make_sessionmaker(engine)() as session, session.begin():
+            demo.seed(session, DEMO_ORGANIZATION)
+        engine.dispose()
 
 
 def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -> None:

@@ -6,7 +6,8 @@ People get user tokens from the identity provider; door controllers and other ma
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import jwt
@@ -25,15 +26,25 @@ auth = HTTPTokenAuth(scheme="Bearer", description="JWT with `sub`, `org`, `roles
 class Principal:
     subject: str
     organization_id: str
+    # Roles held at every site the caller sees.
     roles: frozenset[str]
     sites: frozenset[str]
     kind: str = "user"
+    # Roles held at one site only (claim `site_roles`: {site id: [roles]}); SPEC §0: a supervisor at one
+    # site may be a specialist at another.
+    site_roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def sees_site(self, site_id: str) -> bool:
-        return ALL_SITES in self.sites or site_id in self.sites
+        return ALL_SITES in self.sites or site_id in self.sites or site_id in self.site_roles
 
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
+
+    def roles_at(self, site_id: str) -> frozenset[str]:
+        """The roles the token grants at this site (the staff directory may grant more: `roles_at`)."""
+        if not self.sees_site(site_id):
+            return frozenset()
+        return self.roles | self.site_roles.get(site_id, frozenset())
 
 
 def _keys(settings) -> tuple[str, list[str]]:
@@ -59,11 +70,13 @@ def decode(token: str, settings) -> Principal:
         roles=frozenset(claims.get("roles", [])),
         sites=frozenset(claims.get("sites", [])),
         kind=claims.get("kind", "user"),
+        site_roles={str(site): frozenset(roles) for site, roles in (claims.get("site_roles") or {}).items()},
     )
 
 
 def mint(settings, *, subject: str, organization_id: str, roles: list[str], sites: list[str],
-         machine: bool = False, ttl: timedelta = timedelta(hours=12)) -> str:
+         machine: bool = False, ttl: timedelta = timedelta(hours=12),
+         site_roles: Mapping[str, list[str]] | None = None) -> str:
     """A token signed with AUTH_JWT_SECRET: for local use, tests and machine credentials."""
     if not settings.auth_jwt_secret:
         raise RuntimeError("minting needs AUTH_JWT_SECRET")
@@ -76,6 +89,7 @@ def mint(settings, *, subject: str, organization_id: str, roles: list[str], site
         "roles": roles,
         "sites": sites,
         "kind": "machine" if machine else "user",
+        "site_roles": {site: list(r) for site, r in (site_roles or {}).items()},
         "iat": now,
         "exp": now + ttl,
     }
@@ -99,6 +113,30 @@ def require_roles(*roles: str) -> Principal:
     if not caller.has_role(*roles):
         raise Problem(403, "Forbidden", f"This needs one of the roles: {', '.join(roles)}.")
     return caller
+
+
+# A service that keeps a staff directory (or a read model of it) sets this on its app state, so roles granted
+# there count beside the token's: (principal, site id) -> roles.
+RoleDirectory = Callable[[Principal, str], frozenset[str]]
+
+
+def roles_at(site_id: str) -> frozenset[str]:
+    """The caller's roles at the record's site: the token's, and the staff directory's where the service
+    keeps one (X-2: authority follows the role held at the record's site)."""
+    caller = principal()
+    directory: RoleDirectory | None = getattr(current_app.extensions["psp"], "role_directory", None)
+    granted = caller.roles_at(site_id)
+    if directory is not None and caller.sees_site(site_id):
+        granted = granted | directory(caller, site_id)
+    return granted
+
+
+def require_role_at(site_id: str, *roles: str) -> frozenset[str]:
+    """403 unless the caller holds one of the roles at this site; answers the roles held there."""
+    held = roles_at(site_id)
+    if not held.intersection(roles):
+        raise Problem(403, "Forbidden", f"This needs one of the roles at this site: {', '.join(roles)}.")
+    return held
 
 
 def in_organization(stmt, model):

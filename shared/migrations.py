@@ -17,7 +17,7 @@ def alembic_config(service, url: str) -> Config:
     return config
 
 
-def upgrade(service, url: str, revision: str = "head") -> None:
+def upgrade(service, url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(service, url), revision)
 
 

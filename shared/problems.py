@@ -11,7 +11,7 @@ class Problem(Exception):
     """Raise from any view or domain call to answer with a problem document."""
 
     def __init__(self, status: int, title: str, detail: str = "", *, field: str | None = None,
-                 errors: list[dict] | None = None, headers: dict | None = None):
+                 errors: list[dict] | None = None, headers: dict | None = None, extra: dict | None = None):
         super().__init__(detail or title)
         self.status = status
         self.title = title
@@ -19,6 +19,8 @@ class Problem(Exception):
         self.field = field
         self.errors = errors or ([{"field": field, "message": detail}] if field else [])
         self.headers = headers or {}
+        # RFC 9457 extension members, e.g. the allowed next steps of a workflow.
+        self.extra = extra or {}
 
     def to_response(self) -> Response:
         body = {
@@ -31,6 +33,7 @@ class Problem(Exception):
             body["field"] = self.field
         if self.errors:
             body["errors"] = self.errors
+        body.update(self.extra)
         return Response(json.dumps(body), status=self.status, mimetype=PROBLEM_JSON, headers=self.headers)
 
 

@@ -27,6 +27,7 @@ class ChassisTables:
     outbox: Table
     inbox: Table
     idempotency_keys: Table
+    audit_log: Table
 
 
 def add_chassis_tables(metadata: MetaData) -> ChassisTables:
@@ -66,4 +67,21 @@ def add_chassis_tables(metadata: MetaData) -> ChassisTables:
         Column("content_type", String(100), nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     )
-    return ChassisTables(outbox=outbox, inbox=inbox, idempotency_keys=idempotency_keys)
+    audit_log = Table(
+        "audit_log",
+        metadata,
+        Column("id", _BigId, primary_key=True, autoincrement=True),
+        Column("organization_id", String(36), nullable=False),
+        Column("site_id", String(36)),
+        Column("entity", String(60), nullable=False),
+        Column("entity_id", String(36), nullable=False),
+        Column("action", String(60), nullable=False),
+        Column("from_state", String(60)),
+        Column("to_state", String(60)),
+        Column("actor", String(200), nullable=False),
+        Column("reason", Text, nullable=False, default=""),
+        Column("data", JSON, nullable=False, default=dict),
+        Column("at", DateTime(timezone=True), nullable=False),
+    )
+    Index("ix_audit_log_entity", audit_log.c.organization_id, audit_log.c.entity, audit_log.c.entity_id)
+    return ChassisTables(outbox=outbox, inbox=inbox, idempotency_keys=idempotency_keys, audit_log=audit_log)

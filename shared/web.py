@@ -34,6 +34,8 @@ class ServiceState:
     engine: Engine
     sessions: sessionmaker
     readiness: Readiness
+    # Set by a service that keeps a staff directory: see shared.auth.roles_at.
+    role_directory: object | None = None
 
 
 def db_session() -> Session:
@@ -164,8 +166,11 @@ def _install_operational_endpoints(app: APIFlask, readiness: Readiness) -> None:
 
 
 def get_visible(model, row_id: str, what: str):
-    """The caller's organization's row with this id, or a 404 that reveals nothing (X-1)."""
+    """The caller's organization's row with this id, at a site the caller sees, or a 404 that reveals
+    nothing (X-1)."""
     row = db_session().get(model, row_id)
-    if row is None or row.organization_id != principal().organization_id:
+    caller = principal()
+    if (row is None or row.organization_id != caller.organization_id
+            or (getattr(row, "site_id", None) and not caller.sees_site(row.site_id))):
         raise not_found(what)
     return row

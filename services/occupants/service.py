@@ -1,6 +1,11 @@
+"""Occupants' wiring: every capability's tables and handlers, one migration history."""
+
 from pathlib import Path
 
+from services.occupants.handlers import handlers
 from services.occupants.models import Base, chassis
+from services.occupants.people import tables as _people_tables  # noqa: F401  (registers the tables)
+from services.occupants.places import tables as _places_tables  # noqa: F401
 from shared.service import Service
 
 SERVICE = Service(
@@ -8,6 +13,6 @@ SERVICE = Service(
     description="Sites, buildings, units and the people who occupy them (SPEC §2).",
     metadata=Base.metadata,
     tables=chassis,
-    handlers=None,
+    handlers=handlers,
     migrations=Path(__file__).parent / "migrations",
 )

@@ -1,8 +1,9 @@
 import pytest
 from sqlalchemy import create_engine, text
 
-from services.occupants import domain
-from services.occupants.models import Site
+from services.occupants.people import rules as people
+from services.occupants.places import rules as places
+from services.occupants.places.tables import Site
 from shared import db
 from shared.bus.connection import connect
 from shared.bus.parking import list_dead_letters
@@ -54,12 +55,12 @@ def writer(platform_env):
     engine = db.make_engine(platform_env["occupants"])
     sessions = db.make_sessionmaker(engine)
     with sessions() as session, session.begin():
-        site = domain.create_site(session, ORG_A, code="RL", name="Reliability Court")
+        site = places.create_site(session, ORG_A, code="RL", name="Reliability Court")
 
     def register(count: int, prefix: str = "person", on_each=lambda i: None) -> None:
         for i in range(count):
             with sessions() as session, session.begin():
-                domain.register_person(session, session.get(Site, site.id), registered_by="test", kind="individual",
+                people.register_person(session, session.get(Site, site.id), registered_by="test", kind="individual",
                                        full_name=f"{prefix}-{i}", phone=str(i))
             on_each(i)
 

@@ -13,8 +13,9 @@ from psp.occupants.v1.events_pb2 import PersonRegistered
 from sqlalchemy import create_engine, text
 
 from services import NAMES
-from services.occupants import domain
-from services.occupants.models import Site
+from services.occupants.people.rules import register_person
+from services.occupants.places.rules import create_site
+from services.occupants.places.tables import Site
 from shared import db, tracing
 from shared.bus import embedded as file_bus
 from shared.bus.connection import connect
@@ -51,9 +52,9 @@ def embedded(tmp_path, monkeypatch):
 def register(settings: Settings, *names: str) -> None:
     engine = db.make_engine(settings.database_url_for("occupants"))
     with db.make_sessionmaker(engine)() as session, session.begin():
-        site = session.query(Site).first() or domain.create_site(session, ORG_A, code="E", name="Embedded")
+        site = session.query(Site).first() or create_site(session, ORG_A, code="E", name="Embedded")
         for name in names:
-            domain.register_person(session, site, registered_by="test", kind="individual", full_name=name,
+            register_person(session, site, registered_by="test", kind="individual", full_name=name,
                                    phone="1")
     engine.dispose()
 

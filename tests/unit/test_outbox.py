@@ -4,8 +4,10 @@ import pytest
 from psp.occupants.v1.events_pb2 import PersonRegistered
 from sqlalchemy import select
 
-from services.occupants import domain
-from services.occupants.models import Base, Person, chassis
+from services.occupants.models import Base, chassis
+from services.occupants.people.rules import register_people
+from services.occupants.people.tables import Person
+from services.occupants.places.rules import create_site
 from shared import db
 from shared.bus.envelope import Envelope, unpack
 from shared.bus.outbox import record
@@ -39,13 +41,13 @@ def test_people_registered_together_go_in_with_their_events_in_order_or_not_at_a
     Base.metadata.create_all(engine)
     sessions = db.make_sessionmaker(engine)
     with sessions() as session, session.begin():
-        site = domain.create_site(session, "org", code="S", name="Site")
-        ids = domain.register_people(session, site, [
+        site = create_site(session, "org", code="S", name="Site")
+        ids = register_people(session, site, [
             {"kind": "individual", "full_name": "张伟", "phone": "13800000001"},
             {"kind": "company", "full_name": "Acme", "email": "desk@acme.cn", "preferred_channels": ["email"]},
         ], registered_by="import")
     with pytest.raises(Problem) as refused, sessions() as session, session.begin():
-        domain.register_people(session, site, [{"kind": "individual", "full_name": "Kept?", "phone": "1"},
+        register_people(session, site, [{"kind": "individual", "full_name": "Kept?", "phone": "1"},
                                                {"kind": "individual", "full_name": "No contact"}], registered_by="x")
     assert refused.value.field == "phone"
     with sessions() as session:

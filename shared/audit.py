@@ -1,0 +1,33 @@
+"""The audit trail (X-3): who changed what, when, from which state to which, and why.
+
+Rows are only ever added, in the same transaction as the change they describe; a correction is a new
+row, never an edit of an old one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+
+def record(session: Session, audit_log: Table, *, organization_id: str, entity: str, entity_id: str,
+           action: str, actor: str, site_id: str | None = None, from_state: str | None = None,
+           to_state: str | None = None, reason: str = "", data: Mapping | None = None) -> None:
+    session.execute(audit_log.insert().values(
+        organization_id=organization_id, site_id=site_id, entity=entity, entity_id=entity_id, action=action,
+        from_state=from_state, to_state=to_state, actor=actor, reason=reason, data=dict(data or {}),
+        at=datetime.now(timezone.utc),
+    ))
+
+
+def trail(session: Session, audit_log: Table, *, organization_id: str, entity: str, entity_id: str) -> list:
+    """The entity's audit rows, oldest first."""
+    return session.execute(
+        select(audit_log)
+        .where(audit_log.c.organization_id == organization_id, audit_log.c.entity == entity,
+               audit_log.c.entity_id == entity_id)
+        .order_by(audit_log.c.id)
+    ).all()
