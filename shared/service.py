@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import MetaData
+from sqlalchemy.orm import sessionmaker
 
 from shared.bus.consumer import Handlers
 from shared.bus.topology import Subscription
 from shared.tables import ChassisTables
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A domain task the worker repeats every `every` seconds, given the service's sessions.
+
+    Several workers may run it at once and a worker may die half-way, so it claims what it acts on (a
+    conditional UPDATE of a due row, or SELECT … FOR UPDATE SKIP LOCKED) in the transaction that acts:
+    each firing (a deadline, a reminder, an import) then happens once.
+    """
+
+    name: str
+    every: float
+    run: Callable[[sessionmaker], object]
 
 
 @dataclass(frozen=True)
@@ -21,6 +37,7 @@ class Service:
     tables: ChassisTables
     handlers: Handlers | None
     migrations: Path
+    jobs: tuple[ScheduledJob, ...] = ()
 
     def subscription(self, retry_delays: tuple[float, ...]) -> Subscription | None:
         if self.handlers is None or not self.handlers.routes:

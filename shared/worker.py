@@ -99,6 +99,7 @@ class Worker:
                 self.sessions, self.service.tables.idempotency_keys,
                 timedelta(hours=self.settings.idempotency_retention_hours))),
         ]
+        jobs += [Job(job.name, job.every, lambda job=job: job.run(self.sessions)) for job in self.service.jobs]
         if self.consumer:
             retention = timedelta(days=self.settings.inbox_retention_days)
             jobs.append(Job("prune-inbox", 3600, lambda: self.consumer.prune(retention)))
