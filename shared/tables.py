@@ -28,6 +28,7 @@ class ChassisTables:
     inbox: Table
     idempotency_keys: Table
     audit_log: Table
+    policies: Table
 
 
 def add_chassis_tables(metadata: MetaData) -> ChassisTables:
@@ -84,4 +85,16 @@ def add_chassis_tables(metadata: MetaData) -> ChassisTables:
         Column("at", DateTime(timezone=True), nullable=False),
     )
     Index("ix_audit_log_entity", audit_log.c.organization_id, audit_log.c.entity, audit_log.c.entity_id)
-    return ChassisTables(outbox=outbox, inbox=inbox, idempotency_keys=idempotency_keys, audit_log=audit_log)
+    policies = Table(
+        "policies",
+        metadata,
+        Column("organization_id", String(36), primary_key=True),
+        # "" for the organization's own value; a site id for that site's override.
+        Column("site_id", String(36), primary_key=True),
+        Column("key", String(80), primary_key=True),
+        Column("value", JSON, nullable=False),
+        Column("updated_by", String(200), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+    )
+    return ChassisTables(outbox=outbox, inbox=inbox, idempotency_keys=idempotency_keys, audit_log=audit_log,
+                         policies=policies)

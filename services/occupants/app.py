@@ -2,10 +2,14 @@
 
 from services.occupants.people.api import api as people
 from services.occupants.places.api import api as places
+from services.occupants.roles import CS_SUPERVISOR, GENERAL_MANAGER, PROPERTY_MANAGER, SITE_MANAGER
 from services.occupants.service import SERVICE
+from shared import policy_api
 from shared.web import create_service_app
 
-BLUEPRINTS = (places, people)
+policies = policy_api.blueprint(organization_roles=(GENERAL_MANAGER, PROPERTY_MANAGER),
+                                site_roles=(GENERAL_MANAGER, PROPERTY_MANAGER, SITE_MANAGER, CS_SUPERVISOR))
+BLUEPRINTS = (places, people, policies)
 
 
 def create_app(settings=None):
