@@ -1,11 +1,15 @@
 """Bearer tokens (JWT) carrying user, organization, roles and site scope; tenancy helpers for queries.
 
 People get user tokens from the identity provider; door controllers and other machines get machine tokens
-(`"kind": "machine"`) minted for them by an operator. Both are verified the same way here.
+(`"kind": "machine"`) minted for them by an operator. Both are verified the same way here. An OpenID
+Connect provider's tokens are verified against its JWKS; they need only `sub`, `aud`, `exp` and `org`,
+and the roles they do not carry come from the staff directory (`roles_at`).
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -15,6 +19,8 @@ from apiflask import HTTPTokenAuth
 from flask import current_app
 
 from shared.problems import Problem, not_found
+
+log = logging.getLogger(__name__)
 
 ALL_SITES = "*"
 ISSUER = "psp"
@@ -47,31 +53,70 @@ class Principal:
         return self.roles | self.site_roles.get(site_id, frozenset())
 
 
-def _keys(settings) -> tuple[str, list[str]]:
-    if settings.auth_jwt_public_key:
-        return settings.auth_jwt_public_key, ["RS256", "ES256"]
-    if not settings.auth_jwt_secret:
-        raise RuntimeError("set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY")
-    return settings.auth_jwt_secret, ["HS256"]
+JWKS_ALGORITHMS = ["RS256", "ES256"]
+JWKS_TIMEOUT_SECONDS = 5
+
+
+@functools.cache
+def _jwks(url: str, refresh_seconds: float) -> jwt.PyJWKClient:
+    """One client per process and URL: it caches the provider's keys across requests (PyJWT's JWKS cache,
+    5 minutes) and fetches them again for a `kid` it has not seen, at most once per `refresh_seconds`."""
+    return jwt.PyJWKClient(url, timeout=JWKS_TIMEOUT_SECONDS, cooldown_duration=refresh_seconds)
+
+
+def _key(token: str, settings) -> tuple[object, list[str], str]:
+    """The key that verifies this token, its algorithms and the issuer it must name ("": any).
+
+    The header says which: HS256 is the platform's own secret; a `kid` is one of the identity provider's
+    JWKS keys; anything else is for the public key. A token never chooses a weaker check than that."""
+    if not (settings.auth_jwt_secret or settings.auth_jwt_public_key or settings.auth_jwks_url):
+        raise RuntimeError("set AUTH_JWT_SECRET, AUTH_JWT_PUBLIC_KEY or AUTH_JWKS_URL")
+    header = jwt.get_unverified_header(token)
+    if header.get("alg") == "HS256":
+        if not settings.auth_jwt_secret:
+            raise jwt.InvalidAlgorithmError("no secret to verify HS256 tokens with")
+        return settings.auth_jwt_secret, ["HS256"], ""
+    if header.get("kid") and settings.auth_jwks_url:
+        client = _jwks(settings.auth_jwks_url, settings.auth_jwks_refresh_seconds)
+        try:
+            signing_key = client.get_signing_key(str(header["kid"]))
+        except jwt.PyJWKClientConnectionError as exc:
+            log.warning("identity provider's JWKS unreachable: %s", exc)
+            raise Problem(503, "Service Unavailable", "The identity provider's keys cannot be fetched; "
+                          "try again shortly.", headers={"Retry-After": "5"}) from exc
+        return signing_key.key, JWKS_ALGORITHMS, settings.auth_jwt_issuer
+    if not settings.auth_jwt_public_key:
+        raise jwt.InvalidKeyError("no key to verify this token with")
+    return settings.auth_jwt_public_key, JWKS_ALGORITHMS, settings.auth_jwt_issuer
 
 
 def decode(token: str, settings) -> Principal:
-    key, algorithms = _keys(settings)
+    key, algorithms, issuer = _key(token, settings)
     claims = jwt.decode(
         token,
         key,
         algorithms=algorithms,
         audience=settings.auth_jwt_audience,
-        options={"require": ["exp", "sub", "org", "aud"]},
+        issuer=issuer or None,
+        options={"require": ["exp", "sub", "org", "aud", *(["iss"] if issuer else [])]},
     )
     return Principal(
         subject=str(claims["sub"]),
         organization_id=str(claims["org"]),
-        roles=frozenset(claims.get("roles", [])),
-        sites=frozenset(claims.get("sites", [])),
+        roles=_names(claims.get("roles")),
+        sites=_names(claims.get("sites")),
         kind=claims.get("kind", "user"),
-        site_roles={str(site): frozenset(roles) for site, roles in (claims.get("site_roles") or {}).items()},
+        site_roles={str(site): _names(roles) for site, roles in _mapping(claims.get("site_roles")).items()},
     )
+
+
+def _names(claim) -> frozenset[str]:
+    """A list claim as names; a provider's token may leave it out or shape it otherwise (then: none)."""
+    return frozenset(str(name) for name in claim) if isinstance(claim, list) else frozenset()
+
+
+def _mapping(claim) -> Mapping:
+    return claim if isinstance(claim, dict) else {}
 
 
 def mint(settings, *, subject: str, organization_id: str, roles: list[str], sites: list[str],
@@ -120,14 +165,25 @@ def require_roles(*roles: str) -> Principal:
 RoleDirectory = Callable[[Principal, str], frozenset[str]]
 
 
+def _directory_roles(caller: Principal, site_id: str) -> frozenset[str]:
+    directory: RoleDirectory | None = getattr(current_app.extensions["psp"], "role_directory", None)
+    return directory(caller, site_id) if directory is not None else frozenset()
+
+
+def sees_site(site_id: str) -> bool:
+    """Whether the caller sees the site: the token grants it, or the staff directory gives the caller a
+    role there (a provider's token may name no sites at all)."""
+    caller = principal()
+    return caller.sees_site(site_id) or bool(_directory_roles(caller, site_id))
+
+
 def roles_at(site_id: str) -> frozenset[str]:
     """The caller's roles at the record's site: the token's, and the staff directory's where the service
     keeps one (X-2: authority follows the role held at the record's site)."""
     caller = principal()
-    directory: RoleDirectory | None = getattr(current_app.extensions["psp"], "role_directory", None)
-    granted = caller.roles_at(site_id)
-    if directory is not None and caller.sees_site(site_id):
-        granted = granted | directory(caller, site_id)
+    granted = _directory_roles(caller, site_id)
+    if granted or caller.sees_site(site_id):
+        granted = granted | caller.roles | caller.site_roles.get(site_id, frozenset())
     return granted
 
 
@@ -146,6 +202,6 @@ def in_organization(stmt, model):
 
 def visible_site(site_id: str) -> str:
     """The site id, if the caller may see it; otherwise 404 as if it did not exist."""
-    if not principal().sees_site(site_id):
+    if not sees_site(site_id):
         raise not_found("site")
     return site_id

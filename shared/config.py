@@ -93,7 +93,30 @@ class Settings(BaseSettings):
     auth_jwt_public_key: str = Field(
         "",
         alias="AUTH_JWT_PUBLIC_KEY",
-        description="PEM public key (RS256/ES256) that verifies bearer tokens; wins over the secret.",
+        description="PEM public key (RS256/ES256) that verifies bearer tokens not signed with the secret "
+        "and not naming a key of `AUTH_JWKS_URL`.",
+    )
+    auth_jwks_url: str = Field(
+        "",
+        alias="AUTH_JWKS_URL",
+        pattern=r"^(https?://.+)?$",
+        description="An OpenID Connect provider's JWKS URL (its `jwks_uri`): tokens whose header names a "
+        "`kid` are verified (RS256/ES256) against its keys, fetched once and cached; a `kid` not yet seen "
+        "fetches them again. Roles the token does not carry come from the staff directory.",
+    )
+    auth_jwks_refresh_seconds: float = Field(
+        10.0,
+        alias="AUTH_JWKS_REFRESH_SECONDS",
+        ge=0,
+        description="Least time between two fetches of the JWKS for an unknown `kid`, so tokens naming "
+        "made-up keys cannot flood the provider (a rotated key is picked up at most this late). The keys "
+        "are fetched afresh every 5 minutes anyway.",
+    )
+    auth_jwt_issuer: str = Field(
+        "",
+        alias="AUTH_JWT_ISSUER",
+        description="Required `iss` claim of tokens verified with the provider's keys (JWKS or public "
+        "key); empty: not checked. Tokens signed with the secret are the platform's own (`iss` `psp`).",
     )
     auth_jwt_audience: str = Field("psp", alias="AUTH_JWT_AUDIENCE", description="Required `aud` claim.")
     log_level: str = Field("INFO", alias="LOG_LEVEL", description="One of DEBUG, INFO, WARNING, ERROR.")

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import db, logs, metrics, tracing
-from shared.auth import principal
+from shared.auth import principal, sees_site
 from shared.config import Settings
 from shared.health import Readiness
 from shared.problems import Problem, from_validation, not_found
@@ -171,6 +171,6 @@ def get_visible(model, row_id: str, what: str):
     row = db_session().get(model, row_id)
     caller = principal()
     if (row is None or row.organization_id != caller.organization_id
-            or (getattr(row, "site_id", None) and not caller.sees_site(row.site_id))):
+            or (getattr(row, "site_id", None) and not sees_site(row.site_id))):
         raise not_found(what)
     return row
