@@ -87,6 +87,35 @@ class Settings(BaseSettings):
     idempotency_retention_hours: int = Field(
         24, alias="IDEMPOTENCY_RETENTION_HOURS", ge=1, description="How long an `Idempotency-Key` is honoured."
     )
+    file_store_dir: str = Field(
+        "",
+        alias="FILE_STORE_DIR",
+        description="Folder the file store keeps uploaded documents in (archives). Empty: `$PSP_VAR_DIR/files`.",
+    )
+    file_max_bytes: int = Field(
+        10 * 1024 * 1024, alias="FILE_MAX_BYTES", ge=1, description="Largest file an upload may carry, in bytes."
+    )
+    file_allowed_types: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("application/pdf", "image/png", "image/jpeg"),
+        alias="FILE_ALLOWED_TYPES",
+        description="Media types an upload may have, comma-separated; the file's first bytes must show the "
+        "declared type. Known: application/pdf, image/png, image/jpeg, image/gif, image/webp, image/tiff.",
+    )
+    archive_access_hours: int = Field(
+        24,
+        alias="ARCHIVE_ACCESS_HOURS",
+        ge=1,
+        le=24 * 90,
+        description="How long a site manager's approval to view or copy an owner archive stays open (OCC-7).",
+    )
+    archive_retention_years: int = Field(
+        3,
+        alias="ARCHIVE_RETENTION_YEARS",
+        ge=0,
+        le=100,
+        description="Years a former owner's archive is kept apart after an ownership transfer before it may be "
+        "disposed of (OCC-5).",
+    )
     auth_jwt_secret: str = Field(
         "", alias="AUTH_JWT_SECRET", description="HS256 secret that signs and verifies bearer tokens."
     )
@@ -132,6 +161,13 @@ class Settings(BaseSettings):
             return tuple(float(part) for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("file_allowed_types", mode="before")
+    @classmethod
+    def _split_types(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip().lower() for part in value.split(",") if part.strip())
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -147,6 +183,10 @@ class Settings(BaseSettings):
         )
 
     @property
+    def files_dir(self) -> Path:
+        return Path(self.file_store_dir) if self.file_store_dir else self.var_dir / "files"
+
+    @property
     def embedded_bus(self) -> bool:
         return not self.bus_url
 
@@ -157,6 +197,6 @@ def settings_table() -> str:
     for field in Settings.model_fields.values():
         default = field.default
         if isinstance(default, tuple):
-            default = ",".join(f"{d:g}" for d in default)
+            default = ",".join(d if isinstance(d, str) else f"{d:g}" for d in default)
         rows.append(f"| `{field.alias}` | `{default}` | {field.description} |")
     return "\n".join(rows)

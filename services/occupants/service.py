@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from services.occupants.archives import tables as _archives_tables  # noqa: F401
 from services.occupants.handlers import handlers
 from services.occupants.models import Base, chassis
 from services.occupants.people import tables as _people_tables  # noqa: F401  (registers the tables)
