@@ -141,6 +141,18 @@ def mint(settings, *, subject: str, organization_id: str, roles: list[str], site
     return jwt.encode(claims, settings.auth_jwt_secret, algorithm="HS256")
 
 
+def authenticated(authorization: str) -> bool:
+    """Whether an Authorization header carries a valid bearer token."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    try:
+        decode(token.strip(), current_app.extensions["psp"].settings)
+    except jwt.PyJWTError:
+        return False
+    return True
+
+
 @auth.verify_token
 def _verify(token: str) -> Principal | None:
     try:

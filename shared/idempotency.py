@@ -64,6 +64,7 @@ def idempotent(view):
             )
         return response
 
+    wrapper.idempotent = True  # shared.openapi documents the header
     return wrapper
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Response, json
+import re
+
+from flask import Request, Response, json
 
 PROBLEM_JSON = "application/problem+json"
+# PostgreSQL text cannot hold NUL; UTF-8 cannot encode a UTF-16 surrogate that is not part of a pair.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class Problem(Exception):
@@ -70,3 +74,40 @@ def _flatten(fields, prefix: str = ""):
             yield from _flatten(value, path)
         else:
             yield path, [str(m) for m in (value if isinstance(value, list) else [value])]
+
+
+def unstorable_text(request: Request) -> tuple[str, str] | None:
+    """(location, field) of the first text in the request that no database column can hold, if any."""
+    candidates = [("path", name, value) for name, value in (request.view_args or {}).items()]
+    candidates += [("query", key, value) for key, value in request.args.items(multi=True)]
+    candidates += [("header", "Idempotency-Key", request.headers.get("Idempotency-Key", ""))]
+    candidates += [("form", key, value) for key, value in request.form.items(multi=True)]
+    candidates += [("files", key, f.filename or "") for key, f in request.files.items(multi=True)]
+    for location, field, value in candidates:
+        if _UNSTORABLE.search(field) or (isinstance(value, str) and _UNSTORABLE.search(value)):
+            return location, field
+    if request.is_json:
+        field = _first_unstorable(request.get_json(silent=True), "")
+        if field is not None:
+            return "json", field or "_schema"
+    return None
+
+
+def _first_unstorable(value, path: str) -> str | None:
+    """The dotted path (list items by index) of the first unstorable string in a JSON value."""
+    if isinstance(value, str):
+        return path if _UNSTORABLE.search(value) else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        child = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and _UNSTORABLE.search(key):
+            return child
+        found = _first_unstorable(item, child)
+        if found is not None:
+            return found
+    return None

@@ -15,14 +15,14 @@ from apiflask.exceptions import HTTPError
 from flask import Response, current_app, g, jsonify, request
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared import db, logs, metrics, tracing
+from shared import db, logs, metrics, openapi, tracing
 from shared.auth import principal, sees_site
 from shared.config import Settings
 from shared.health import Readiness
-from shared.problems import Problem, from_validation, not_found
+from shared.problems import Problem, from_validation, not_found, unstorable_text
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +56,14 @@ def create_service_app(service, settings: Settings | None = None) -> APIFlask:
         spec_path="/openapi.json",
         docs_path="/docs",
     )
+    # Chinese names travel as UTF-8, not \u escapes.
+    app.json.ensure_ascii = False
     app.config.update(
         VALIDATION_ERROR_STATUS_CODE=422,
         AUTO_404_RESPONSE=False,
+        # Errors are documented by shared.openapi, as the problem+json they are.
+        AUTO_VALIDATION_ERROR_RESPONSE=False,
+        AUTO_AUTH_ERROR_RESPONSE=False,
         SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         INFO={"description": service.description},
     )
@@ -69,7 +74,9 @@ def create_service_app(service, settings: Settings | None = None) -> APIFlask:
     FlaskInstrumentor().instrument_app(app, excluded_urls="livez,readyz,metrics")
 
     _install_unit_of_work(app)
+    _install_text_guard(app)
     _install_errors(app)
+    openapi.document_problems(app)
     _install_operational_endpoints(app, readiness)
     metrics.mark_started(service.name, "api")
     return app
@@ -113,9 +120,40 @@ def _install_unit_of_work(app: APIFlask) -> None:
 
 
 def _database_problem(exc: DBAPIError) -> Problem:
-    log.warning("database unavailable: %s", exc.__class__.__name__)
-    return Problem(503, "Service Unavailable", "The database cannot be reached; try again shortly.",
-                   headers={"Retry-After": "5"})
+    """What a database error means to the client. A value the database refuses is bad input and a clash
+    with a row written meanwhile is a conflict; neither is a server error."""
+    if isinstance(exc, DataError):
+        log.info("database refused a value: %s", exc.orig)
+        return Problem(422, "Unprocessable Content", "A value does not fit what the database can hold.")
+    if isinstance(exc, IntegrityError):
+        log.info("constraint refused the change: %s", exc.orig)
+        return Problem(409, "Conflict", "The change conflicts with a record written meanwhile; reload and retry.")
+    if db.is_unreachable(exc):
+        log.warning("database unavailable: %s", exc.__class__.__name__)
+        return Problem(503, "Service Unavailable", "The database cannot be reached; try again shortly.",
+                       headers={"Retry-After": "5"})
+    log.error("database error", exc_info=exc)
+    return Problem(500, "Internal Server Error", "The request could not be completed.")
+
+
+def _install_text_guard(app: APIFlask) -> None:
+    """Text PostgreSQL or UTF-8 cannot hold (NUL, lone surrogates) is refused before any view sees it, the
+    same on SQLite as on PostgreSQL. A request that is not authenticated is left to the view's 401."""
+
+    @app.before_request
+    def _refuse_unstorable_text():
+        where = unstorable_text(request)
+        if where is None or not request.headers.get("Authorization"):
+            return
+        from shared.auth import authenticated
+
+        if authenticated(request.headers["Authorization"]):
+            location, field = where
+            problem = Problem(422, "Unprocessable Content",
+                              f"{field}: text may not hold the NUL character or an unpaired surrogate.",
+                              field=field)
+            problem.errors[0]["location"] = location
+            return problem.to_response()
 
 
 def _install_errors(app: APIFlask) -> None:
@@ -135,10 +173,7 @@ def _install_errors(app: APIFlask) -> None:
 
     @app.errorhandler(DBAPIError)
     def _database(exc: DBAPIError):
-        if db.is_unreachable(exc):
-            return _database_problem(exc).to_response()
-        log.exception("database error")
-        return Problem(500, "Internal Server Error", "The request could not be completed.").to_response()
+        return _database_problem(exc).to_response()
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -141,6 +141,9 @@ class InboxConsumer:
         self.linger_seconds = linger_seconds
         self.multiple_acks = False
         self._buffer: list = []
+        # A series per event type from the start, so a burst handled before the first scrape shows in rate().
+        for event_type in handlers.routes:
+            metrics.BUS_EVENT_LATENCY.labels(self.service, event_type)
 
     # -- the loop ---------------------------------------------------------------------------------------
 
