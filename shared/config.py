@@ -101,21 +101,6 @@ class Settings(BaseSettings):
         description="Media types an upload may have, comma-separated; the file's first bytes must show the "
         "declared type. Known: application/pdf, image/png, image/jpeg, image/gif, image/webp, image/tiff.",
     )
-    archive_access_hours: int = Field(
-        24,
-        alias="ARCHIVE_ACCESS_HOURS",
-        ge=1,
-        le=24 * 90,
-        description="How long a site manager's approval to view or copy an owner archive stays open (OCC-7).",
-    )
-    archive_retention_years: int = Field(
-        3,
-        alias="ARCHIVE_RETENTION_YEARS",
-        ge=0,
-        le=100,
-        description="Years a former owner's archive is kept apart after an ownership transfer before it may be "
-        "disposed of (OCC-5).",
-    )
     auth_jwt_secret: str = Field(
         "", alias="AUTH_JWT_SECRET", description="HS256 secret that signs and verifies bearer tokens."
     )

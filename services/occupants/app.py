@@ -1,5 +1,6 @@
 """Occupants' HTTP app: one blueprint per capability, each in its own folder."""
 
+from services.occupants.archives.api import api as archives
 from services.occupants.people.api import api as people
 from services.occupants.places.api import api as places
 from services.occupants.roles import CS_SUPERVISOR, GENERAL_MANAGER, PROPERTY_MANAGER, SITE_MANAGER
@@ -9,7 +10,7 @@ from shared.web import create_service_app
 
 policies = policy_api.blueprint(organization_roles=(GENERAL_MANAGER, PROPERTY_MANAGER),
                                 site_roles=(GENERAL_MANAGER, PROPERTY_MANAGER, SITE_MANAGER, CS_SUPERVISOR))
-BLUEPRINTS = (places, people, policies)
+BLUEPRINTS = (places, people, policies, archives)
 
 
 def create_app(settings=None):

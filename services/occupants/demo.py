@@ -7,6 +7,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.occupants.archives import demo as archives_demo
 from services.occupants.people.rules import register_people
 from services.occupants.places import rules as places
 from services.occupants.places.tables import Site
@@ -30,3 +31,4 @@ def seed(session: Session, organization_id: str) -> None:
         {"kind": "individual", "full_name": "Emma Walker", "email": "emma.walker@example.com",
          "preferred_language": "en", "preferred_channels": ["email"]},
     ], registered_by="demo-seed")
+    archives_demo.seed(session, site)

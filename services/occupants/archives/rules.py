@@ -22,9 +22,8 @@ from services.occupants.archives.tables import (
     AccessRequest, ArchiveDocument, ArchiveRead, InformationForm, OwnerArchive, VoidRequest,
 )
 from services.occupants.models import chassis, new_id, utcnow
-from shared import audit
+from shared import audit, policy
 from shared.bus.outbox import record as publish
-from shared.config import Settings
 from shared.files import FileStore
 from shared.problems import Problem
 from shared.workflow import Step, Workflow
@@ -43,6 +42,12 @@ ACCESS = Workflow("archive access request", "requested", [
     Step("requested", "withdraw", "withdrawn", roles=r.CUSTOMER_SERVICE),
     Step("approved", "revoke", "revoked", roles=APPROVERS),
 ], final=("refused", "withdrawn", "revoked"))
+
+ACCESS_HOURS = policy.define(
+    "archive.access_hours", 24, "Hours a site manager's approval to view or copy an owner archive stays open.")
+RETENTION_YEARS = policy.define(
+    "archive.former_owner_retention_years", 3,
+    "Years a former owner's archive is kept apart after an ownership transfer before it may be disposed of.")
 
 VOIDING = Workflow("document void request", "requested", [
     Step("requested", "approve", "approved", roles=APPROVERS),
@@ -91,10 +96,16 @@ def retention_date(transferred_on: date, years: int) -> date:
         return transferred_on.replace(year=transferred_on.year + years, day=28)
 
 
+def _policy(session: Session, organization_id: str, site_id: str, setting: policy.Setting, lowest: int,
+            highest: int) -> int:
+    """The number in force at the site, kept within bounds a date or time can hold."""
+    return min(max(int(policy.value(session, chassis, organization_id, site_id, setting)), lowest), highest)
+
+
 def keep_former_owner_archive(session: Session, *, organization_id: str, site_id: str, unit_id: str,
                               person_id: str, transferred_on: date, actor: str) -> None:
     """On an ownership transfer, keep the former owner's archive apart until its retention date
-    (ARCHIVE_RETENTION_YEARS after the transfer) and publish `archive.set_aside.v1`. An owner with no archive
+    (the site's `archive.former_owner_retention_years` after the transfer) and publish `archive.set_aside.v1`. An owner with no archive
     yet gets one, so the papers kept on paper have a record to go with. Calling it again changes nothing."""
     archive = _archive_of(session, organization_id, unit_id, person_id)
     if archive is None:
@@ -103,7 +114,8 @@ def keep_former_owner_archive(session: Session, *, organization_id: str, site_id
         return
     archive.state = "set_aside"
     archive.set_aside_on = transferred_on
-    archive.retain_until = retention_date(transferred_on, Settings().archive_retention_years)
+    archive.retain_until = retention_date(
+        transferred_on, _policy(session, organization_id, site_id, RETENTION_YEARS, 0, 100))
     session.flush()
     _audit(session, archive, "owner_archive", "set_aside", actor, from_state="current", to_state="set_aside",
            reason="ownership transferred", data={"transferred_on": transferred_on.isoformat(),
@@ -189,12 +201,14 @@ def _decide(session: Session, workflow: Workflow, request, entity: str, *, actio
 
 
 def decide_access(session: Session, request: AccessRequest, *, action: str, reason: str, actor: str,
-                  roles: Iterable[str], open_hours: int) -> AccessRequest:
-    """Approve (opening a window of `open_hours` for the requester to read in), refuse, withdraw or revoke."""
+                  roles: Iterable[str]) -> AccessRequest:
+    """Approve (opening the site's `archive.access_hours` for the requester to read in), refuse, withdraw or
+    revoke."""
     _decide(session, ACCESS, request, "archive_access_request", action=action, reason=reason, actor=actor,
             roles=roles)
     if action == "approve":
-        request.expires_at = request.decided_at + timedelta(hours=open_hours)
+        hours = _policy(session, request.organization_id, request.site_id, ACCESS_HOURS, 1, 24 * 366)
+        request.expires_at = request.decided_at + timedelta(hours=hours)
     elif action == "revoke":
         request.expires_at = request.decided_at
     session.flush()
