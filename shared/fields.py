@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import decimal
 
 from marshmallow import ValidationError, fields
@@ -18,6 +19,8 @@ class DecimalString(fields.Decimal):
     def __init__(self, *, places: int = 2, max_digits: int = 10, minimum: decimal.Decimal | int | None = None,
                  exclusive_minimum: bool = False, maximum: decimal.Decimal | int | None = None, **kwargs):
         self.max_digits = max_digits
+        # marshmallow keeps `places` as a quantum (Decimal("0.01")); the checks need the count.
+        self.decimal_places = places
         self.minimum = None if minimum is None else decimal.Decimal(minimum)
         self.exclusive_minimum = exclusive_minimum
         self.maximum = None if maximum is None else decimal.Decimal(maximum)
@@ -46,12 +49,22 @@ class DecimalString(fields.Decimal):
             exact = None
         if exact is None or not exact.is_finite():
             raise self.make_error("invalid")
-        if exact.as_tuple().exponent < -self.places:
-            raise ValidationError(f"At most {self.places} decimal places.")
-        if exact.copy_abs() >= decimal.Decimal(10) ** (self.max_digits - self.places):
-            raise ValidationError(f"At most {self.max_digits - self.places} digits before the decimal point.")
+        if exact.as_tuple().exponent < -self.decimal_places:
+            raise ValidationError(f"At most {self.decimal_places} decimal places.")
+        if exact.copy_abs() >= decimal.Decimal(10) ** (self.max_digits - self.decimal_places):
+            raise ValidationError(f"At most {self.max_digits - self.decimal_places} digits before the decimal point.")
         if self.minimum is not None and (exact < self.minimum or (self.exclusive_minimum and exact == self.minimum)):
             raise ValidationError(f"Must be {'greater than' if self.exclusive_minimum else 'at least'} {self.minimum}.")
         if self.maximum is not None and exact > self.maximum:
             raise ValidationError(f"Must be at most {self.maximum}.")
-        return exact.quantize(decimal.Decimal(1).scaleb(-self.places))
+        return exact.quantize(self.places)
+
+
+class UtcDateTime(fields.DateTime):
+    """A stored time shown in ISO 8601 with its offset. SQLite hands stored times back without one (they are
+    UTC), PostgreSQL with one; both answer the same."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        return super()._serialize(value, attr, obj, **kwargs)
