@@ -7,6 +7,7 @@ from services.occupants.handlers import handlers
 from services.occupants.models import Base, chassis
 from services.occupants.people import tables as _people_tables  # noqa: F401  (registers the tables)
 from services.occupants.places import tables as _places_tables  # noqa: F401
+from services.occupants.staff import tables as _staff_tables  # noqa: F401
 from shared.service import Service
 
 SERVICE = Service(
