@@ -61,7 +61,7 @@ def writer(platform_env):
         for i in range(count):
             with sessions() as session, session.begin():
                 people.register_person(session, session.get(Site, site.id), registered_by="test", kind="individual",
-                                       full_name=f"{prefix}-{i}", phone=str(i))
+                                       full_name=f"{prefix}-{i}", phone=f"138{i:08d}")
             on_each(i)
 
     yield register

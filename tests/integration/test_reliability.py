@@ -75,7 +75,7 @@ def test_writes_succeed_while_the_broker_is_down_and_their_events_flow_after(occ
         try:
             for i in range(5):
                 response = occupants_api.post("/v1/persons", headers=bearer(),
-                                              json={"site_id": demo_site, "full_name": f"offline-{i}", "phone": "1"})
+                                              json={"site_id": demo_site, "full_name": f"offline-{i}", "phone": "13800000001"})
                 assert response.status_code == 201
             ready = occupants_api.get("/readyz").get_json()
             assert ready["ready"] is True and ready["checks"]["broker"]["ok"] is False

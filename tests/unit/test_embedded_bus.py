@@ -55,7 +55,7 @@ def register(settings: Settings, *names: str) -> None:
         site = session.query(Site).first() or create_site(session, ORG_A, code="E", name="Embedded")
         for name in names:
             register_person(session, site, registered_by="test", kind="individual", full_name=name,
-                                   phone="1")
+                                   phone="13800000001")
     engine.dispose()
 
 

@@ -47,7 +47,7 @@ def test_people_registered_together_go_in_with_their_events_in_order_or_not_at_a
             {"kind": "company", "full_name": "Acme", "email": "desk@acme.cn", "preferred_channels": ["email"]},
         ], registered_by="import")
     with pytest.raises(Problem) as refused, sessions() as session, session.begin():
-        register_people(session, site, [{"kind": "individual", "full_name": "Kept?", "phone": "1"},
+        register_people(session, site, [{"kind": "individual", "full_name": "Kept?", "phone": "13800000001"},
                                                {"kind": "individual", "full_name": "No contact"}], registered_by="x")
     assert refused.value.field == "phone"
     with sessions() as session:
