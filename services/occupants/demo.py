@@ -11,6 +11,7 @@ from services.occupants.archives import demo as archives_demo
 from services.occupants.people.rules import register_people
 from services.occupants.places import rules as places
 from services.occupants.places.tables import Site
+from services.occupants.staff import demo as staff_demo
 
 
 def seed(session: Session, organization_id: str) -> None:
@@ -32,3 +33,4 @@ def seed(session: Session, organization_id: str) -> None:
          "preferred_language": "en", "preferred_channels": ["email"]},
     ], registered_by="demo-seed")
     archives_demo.seed(session, site)
+    staff_demo.seed(session, site)
