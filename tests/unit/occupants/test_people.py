@@ -4,6 +4,7 @@ move-out and lease end, ownership transfer, personnel registers, search."""
 from datetime import date, timedelta
 
 import pytest
+from psp.occupants.v1.archives_pb2 import ArchiveSetAside
 from psp.occupants.v1.events_pb2 import PersonRegistered
 from psp.occupants.v1.people_pb2 import (
     CompanyPersonnelChanged,
@@ -363,6 +364,9 @@ def test_an_ownership_transfer_ends_the_former_owners_and_starts_the_new(occupan
     assert {(o["person_id"], o["role"], o["share"]) for o in current} == {(buyer, "owner", "100.00"),
                                                                            (tenant, "tenant", None)}
     assert audit_actions(occupants, "unit", unit["id"])[-1][0] == "transfer_ownership"
+    kept = published(occupants, ArchiveSetAside)
+    assert sorted((a.person_id, a.transferred_on, a.retain_until) for a in kept) == sorted(
+        [(seller_a, "2026-03-01", "2029-03-01"), (seller_b, "2026-03-01", "2029-03-01")])
 
 
 def test_a_transfer_needs_a_current_owner_and_a_date_after_their_start(occupants, site):
