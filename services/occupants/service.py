@@ -3,6 +3,8 @@
 from pathlib import Path
 
 from services.occupants.archives import tables as _archives_tables  # noqa: F401
+from services.occupants.decoration import handlers as _decoration_handlers  # noqa: F401  (registers the handler)
+from services.occupants.decoration import tables as _decoration_tables  # noqa: F401
 from services.occupants.handlers import handlers
 from services.occupants.models import Base, chassis
 from services.occupants.people import tables as _people_tables  # noqa: F401  (registers the tables)
