@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from services.occupants.archives import demo as archives_demo
 from services.occupants.people.rules import register_people
+from services.occupants.places import demo as places_demo
 from services.occupants.places import rules as places
 from services.occupants.places.tables import Site
 from services.occupants.staff import demo as staff_demo
@@ -34,3 +35,4 @@ def seed(session: Session, organization_id: str) -> None:
     ], registered_by="demo-seed")
     archives_demo.seed(session, site)
     staff_demo.seed(session, site)
+    places_demo.seed(session, site)

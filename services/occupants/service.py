@@ -8,9 +8,10 @@ from services.occupants.decoration import tables as _decoration_tables  # noqa: 
 from services.occupants.handlers import handlers
 from services.occupants.models import Base, chassis
 from services.occupants.people import tables as _people_tables  # noqa: F401  (registers the tables)
+from services.occupants.places import imports as places_imports
 from services.occupants.places import tables as _places_tables  # noqa: F401
 from services.occupants.staff import tables as _staff_tables  # noqa: F401
-from shared.service import Service
+from shared.service import ScheduledJob, Service
 
 SERVICE = Service(
     name="occupants",
@@ -19,4 +20,5 @@ SERVICE = Service(
     tables=chassis,
     handlers=handlers,
     migrations=Path(__file__).parent / "migrations",
+    jobs=(ScheduledJob("places-imports", 2, places_imports.run_pending),),
 )

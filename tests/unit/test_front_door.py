@@ -40,7 +40,7 @@ def test_run_seeds_serves_flows_and_stops_cleanly_then_restarts(tmp_path):
         token = next(line.split("=", 1)[1].strip() for line in banner.splitlines() if "export TOKEN=" in line)
         for port in range(8001, 8006):
             assert f"http://127.0.0.1:{port}" in banner
-        assert [site["code"] for site in get("http://127.0.0.1:8001/v1/sites", token)] == ["HG"]
+        assert [site["code"] for site in get("http://127.0.0.1:8001/v1/sites", token)["items"]] == ["HG"]
         people = sqlite3.connect(tmp_path / "occupants.sqlite3").execute("SELECT id FROM persons").fetchall()
         assert len(people) == 3
 
@@ -62,7 +62,7 @@ def test_run_seeds_serves_flows_and_stops_cleanly_then_restarts(tmp_path):
     try:
         banner = read_until_ready(process)
         token = next(line.split("=", 1)[1].strip() for line in banner.splitlines() if "export TOKEN=" in line)
-        assert len(get("http://127.0.0.1:8001/v1/sites", token)) == 1  # seeded once, kept across restarts
+        assert len(get("http://127.0.0.1:8001/v1/sites", token)["items"]) == 1  # seeded once, kept across restarts
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=40) == 0
