@@ -404,7 +404,7 @@ def _write_to_handled_p99(occupants, ticketing, skip: int) -> float | None:
     with occupants.connect() as connection:
         rows = connection.execute(text(
             "SELECT event_id, extract(epoch FROM created_at), extract(epoch FROM published_at) FROM outbox "
-            "ORDER BY id OFFSET :skip"), {"skip": skip}).all()
+            "WHERE event_type = 'person.registered.v1' ORDER BY id OFFSET :skip"), {"skip": skip}).all()
     with ticketing.connect() as connection:
         handled = dict(connection.execute(text("SELECT message_id, extract(epoch FROM handled_at) FROM inbox")).all())
     latencies = [float(handled[i]) - float(at) for i, at, _ in rows if i in handled]
@@ -419,7 +419,8 @@ def _write_to_handled_p99(occupants, ticketing, skip: int) -> float | None:
 def _verify(occupants, ticketing, metrics: dict) -> tuple[int, int]:
     """Lost: events without their inbox row or their reporter. Duplicated: effects applied more than once."""
     with occupants.connect() as connection:
-        events = set(connection.execute(text("SELECT event_id FROM outbox")).scalars())
+        events = set(connection.execute(text(
+            "SELECT event_id FROM outbox WHERE event_type = 'person.registered.v1'")).scalars())
         persons = set(connection.execute(text("SELECT id FROM persons")).scalars())
     with ticketing.connect() as connection:
         inbox = set(connection.execute(text("SELECT message_id FROM inbox")).scalars())
