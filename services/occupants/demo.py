@@ -8,10 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.occupants.archives import demo as archives_demo
+from services.occupants.custody import demo as custody_demo
 from services.occupants.people.rules import register_people
 from services.occupants.places import demo as places_demo
 from services.occupants.places import rules as places
 from services.occupants.places.tables import Site
+from services.occupants.profile import demo as profile_demo
 from services.occupants.staff import demo as staff_demo
 
 
@@ -36,3 +38,5 @@ def seed(session: Session, organization_id: str) -> None:
     archives_demo.seed(session, site)
     staff_demo.seed(session, site)
     places_demo.seed(session, site)
+    custody_demo.seed(session, site)
+    profile_demo.seed(session, site)
