@@ -226,6 +226,20 @@ def test_tracing_values_reach_the_processes():
     assert "deployment.environment=staging" in env["OTEL_RESOURCE_ATTRIBUTES"].split(",")
 
 
+def test_an_identity_providers_keys_reach_the_processes_and_no_secret_is_needed():
+    provider = {"jwksUrl": "https://id.example.cn/realms/psp/protocol/openid-connect/certs",
+                "issuer": "https://id.example.cn/realms/psp", "jwtSecretKey": "", "existingSecret": ""}
+    docs = manifests({"auth": provider})
+    settings = by_kind(docs, "ConfigMap")["psp-occupants"]["data"]
+    assert (settings["AUTH_JWKS_URL"], settings["AUTH_JWT_ISSUER"]) == (provider["jwksUrl"], provider["issuer"])
+    api = by_kind(docs, "Deployment")["psp-occupants-api"]["spec"]["template"]["spec"]["containers"][0]
+    assert not {e["name"] for e in api["env"]} & {"AUTH_JWT_SECRET", "AUTH_JWT_PUBLIC_KEY"}
+    egress = by_kind(docs, "NetworkPolicy")["psp-occupants"]["spec"]["egress"]
+    assert [{p["port"] for p in rule["ports"]} for rule in egress] == [{53}, {5672, 5671}, {5432}, {443}]
+    # Without a provider nothing opens 443, and the ConfigMap does not name one.
+    assert "AUTH_JWKS_URL" not in by_kind(manifests({}), "ConfigMap")["psp-occupants"]["data"]
+
+
 def test_a_service_can_be_set_to_zero_and_false():
     """Per-service settings override the defaults even with 0 and false (which sprig's merge would drop)."""
     docs = manifests({"services": {"billing": {"worker": {"replicas": 0, "podDisruptionBudget": {"enabled": False}}},
@@ -251,6 +265,8 @@ def test_a_service_can_be_set_to_zero_and_false():
     pytest.param({"bus": {"existingSecret": ""}}, "bus.existingSecret", id="no broker URL"),
     pytest.param({"auth": {"jwtPublicKeyKey": "public.pem"}}, "auth.jwtSecretKey and auth.jwtPublicKeyKey",
                  id="two token keys"),
+    pytest.param({"auth": {"jwtSecretKey": ""}}, "auth.jwksUrl", id="nothing to verify tokens with"),
+    pytest.param({"auth": {"jwksUrl": "id.example.cn/certs"}}, "/auth/jwksUrl", id="a JWKS URL without scheme"),
     pytest.param({"defaults": {"api": {"autoscaling": {"minReplicas": 0}}}}, "/defaults/api/autoscaling/minReplicas",
                  id="autoscaling to zero"),
     pytest.param({"services": {"ticketing": {"peers": ["payments"]}}}, "services.ticketing.peers",

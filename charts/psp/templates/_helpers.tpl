@@ -127,6 +127,12 @@ Deployments; the migration Job, which runs before that ConfigMap exists, gets th
   "OTEL_METRICS_EXPORTER" "none"
   "OTEL_LOGS_EXPORTER" "none"
 -}}
+{{- with $root.Values.auth.jwksUrl -}}
+{{- $_ := set $settings "AUTH_JWKS_URL" . -}}
+{{- end -}}
+{{- with $root.Values.auth.issuer -}}
+{{- $_ := set $settings "AUTH_JWT_ISSUER" . -}}
+{{- end -}}
 {{- if $tracing.enabled -}}
 {{- $_ := set $settings "OTEL_TRACES_EXPORTER" "otlp" -}}
 {{- $_ := set $settings "OTEL_EXPORTER_OTLP_ENDPOINT" $tracing.endpoint -}}
@@ -181,7 +187,7 @@ the parts listed first.
 {{- if .jwtPublicKeyKey }}
 - name: AUTH_JWT_PUBLIC_KEY
   valueFrom: {secretKeyRef: {name: {{ .existingSecret }}, key: {{ .jwtPublicKeyKey }}}}
-{{- else }}
+{{- else if .jwtSecretKey }}
 - name: AUTH_JWT_SECRET
   valueFrom: {secretKeyRef: {name: {{ .existingSecret }}, key: {{ .jwtSecretKey }}}}
 {{- end }}
