@@ -2,6 +2,8 @@
 
 Ratio targets are printed, not enforced: throughput on a shared machine varies from run to run, but a lost
 or duplicated event is a bug whatever the machine.
+
+`python -m bench NAME …` runs only the benchmarks named (bus, occupants_csv_import).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import signal
 import sys
 import time
 
-from bench import bus
+from bench import bus, occupants_import
 from bench.infra import progress
 
 
@@ -20,8 +22,16 @@ def main() -> int:
     # SIGTERM unwinds like Ctrl-C, so the vhost, the databases and the worker processes are still removed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
-    events = int(os.environ.get("BENCH_EVENTS", "20000"))
-    figures = bus.run(events)
+    benchmarks = {
+        "bus": lambda: bus.run(int(os.environ.get("BENCH_EVENTS", "20000"))),
+        "occupants_csv_import": lambda: occupants_import.run(int(os.environ.get("BENCH_IMPORT_UNITS", "100000"))),
+    }
+    chosen = sys.argv[1:] or list(benchmarks)
+    unknown = [name for name in chosen if name not in benchmarks]
+    if unknown:
+        progress(f"unknown benchmark {', '.join(unknown)}; there are: {', '.join(benchmarks)}")
+        return 2
+    figures = [figure for name in chosen for figure in benchmarks[name]()]
     for figure in figures:
         print(json.dumps(figure), flush=True)
     progress(f"bench finished in {time.monotonic() - started:.1f}s")
