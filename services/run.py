@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 
 from services import NAMES
 from shared import auth, db
@@ -99,7 +100,42 @@ def _stop(processes: dict[str, subprocess.Popen]) -> None:
             process.kill()
 
 
+@contextmanager
+def _own_the_terminal():
+    """Make this process group the terminal's foreground group while the platform runs.
+
+    Ctrl-C signals the foreground process group. Without this, `make run` itself would get the SIGINT
+    too, and make always dies of it (exit 130) whatever its recipe answers; with it, Ctrl-C reaches this
+    launcher and its children, which stop cleanly, and make sees the launcher's exit status (0).
+    """
+    try:
+        terminal = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        yield  # no terminal: signals come from whoever started us
+        return
+    previous = os.tcgetpgrp(terminal)
+    owns = previous == os.getpgrp() and os.getpid() != os.getsid(0)
+    if owns:
+        os.setpgid(0, 0)
+        signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # a background group may not otherwise take the terminal
+        os.tcsetpgrp(terminal, os.getpgrp())
+    try:
+        yield
+    finally:
+        if owns:
+            os.tcsetpgrp(terminal, previous)
+        os.close(terminal)
+
+
 def main() -> int:
+    try:
+        with _own_the_terminal():
+            return _run()
+    except KeyboardInterrupt:
+        return 0
+
+
+def _run() -> int:
     settings = Settings()
     secret = _secret(settings)
     os.environ["AUTH_JWT_SECRET"] = secret
@@ -132,8 +168,6 @@ def main() -> int:
                     print(f"{label} exited with {process.returncode}; stopping", file=sys.stderr)
                     return 1
             time.sleep(0.5)
-        return 0
-    except KeyboardInterrupt:
         return 0
     finally:
         print("Stopping…", flush=True)

@@ -2,11 +2,17 @@
 
 import json
 import os
+import pty
+import select
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
 import urllib.request
+
+import pytest
 
 from tests.conftest import ROOT, wait_until
 
@@ -66,3 +72,36 @@ def test_run_seeds_serves_flows_and_stops_cleanly_then_restarts(tmp_path):
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=40) == 0
+
+
+def test_ctrl_c_on_make_run_in_a_terminal_stops_everything_and_make_exits_0(tmp_path):
+    """A person's Ctrl-C signals the terminal's whole foreground process group, make included."""
+    env = {k: v for k, v in os.environ.items() if k != "BUS_URL" and not k.endswith("DATABASE_URL")}
+    env.update(PSP_VAR_DIR=str(tmp_path), LOG_LEVEL="WARNING", AUTH_JWT_SECRET="")
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: a shell in the new terminal, as a person would type it
+        os.chdir(ROOT)
+        os.execvpe("bash", ["bash", "-c", "make run; echo make-exited-with=$?"], env)
+    printed = b""
+    try:
+        printed = _read_terminal_until(terminal, b"Ctrl-C stops everything", printed)
+        os.write(terminal, b"\x03")
+        printed = _read_terminal_until(terminal, b"make-exited-with=", printed)
+        printed = _read_terminal_until(terminal, b"\n", printed.split(b"make-exited-with=")[-1])
+        assert printed.strip() == b"0"
+        for port in (8001, 8005, 9101, 9105):
+            with pytest.raises(OSError):
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    finally:
+        os.close(terminal)
+        os.waitpid(pid, 0)
+
+
+def _read_terminal_until(terminal: int, marker: bytes, printed: bytes, timeout: float = 90) -> bytes:
+    deadline = time.monotonic() + timeout
+    while marker not in printed:
+        ready, _, _ = select.select([terminal], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            raise AssertionError(f"no {marker!r} within {timeout}s:\n{printed.decode(errors='replace')[-2000:]}")
+        printed += os.read(terminal, 65536)
+    return printed
