@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from services.occupants.archives import demo as archives_demo
 from services.occupants.custody import demo as custody_demo
+from services.occupants.decoration import demo as decoration_demo
 from services.occupants.people.rules import register_people
 from services.occupants.places import demo as places_demo
 from services.occupants.places import rules as places
@@ -40,3 +41,4 @@ def seed(session: Session, organization_id: str) -> None:
     places_demo.seed(session, site)
     custody_demo.seed(session, site)
     profile_demo.seed(session, site)
+    decoration_demo.seed(session, site)

@@ -9,7 +9,7 @@ from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Date, DateTime, List, Nested, String
 from apiflask.validators import Length, OneOf
 from marshmallow import ValidationError
-from sqlalchemy import select
+import sqlalchemy as sa
 
 from services.occupants.people import rules
 from services.occupants.people.tables import Occupancy, Person, PersonnelEntry
@@ -276,10 +276,12 @@ def start_occupancy(unit_id, json_data):
 @api.input(OccupancyQuery, location="query")
 @api.output(page_of(OccupancyOut))
 def list_occupancies(unit_id, query_data):
-    stmt = select(Occupancy).where(Occupancy.unit_id == _unit(unit_id).id)
+    stmt = sa.select(Occupancy).where(Occupancy.unit_id == _unit(unit_id).id)
     if query_data.get("state"):
         stmt = stmt.where(Occupancy.state == query_data["state"])
-    return keyset_page(db_session(), stmt, (Occupancy.start_date, Occupancy.id), query_data)
+    # A cursor carries the start date as ISO text, which compares with the date only as text.
+    started = sa.cast(Occupancy.start_date, sa.String(10)).label("start_date")
+    return keyset_page(db_session(), stmt, (started, Occupancy.id), query_data)
 
 
 @api.post("/occupancies/<occupancy_id>/end")
@@ -367,7 +369,7 @@ def add_personnel(company_id, json_data):
 @api.output(page_of(PersonnelOut))
 def list_personnel(company_id, query_data):
     company = get_visible(Person, company_id, "company")
-    stmt = select(PersonnelEntry).where(PersonnelEntry.company_id == company.id)
+    stmt = sa.select(PersonnelEntry).where(PersonnelEntry.company_id == company.id)
     if not query_data.pop("include_removed"):
         stmt = stmt.where(PersonnelEntry.removed_at.is_(None))
     page = keyset_page(db_session(), stmt, (PersonnelEntry.full_name, PersonnelEntry.id), query_data)
