@@ -473,3 +473,18 @@ def test_worker_id_numbers_are_shown_whole_only_to_roles_that_need_them(occupant
 def test_the_docs_hold_the_current_diagrams():
     doc = (ROOT / "docs" / "occupants" / "decoration.md").read_text()
     assert DECORATION.mermaid() in doc and OVERTIME.mermaid() in doc
+
+
+def test_the_demo_site_shows_a_decoration_under_way(occupants):
+    from services.occupants import demo
+    from services.occupants.decoration.tables import Decoration, DecorationOvertime
+    from services.occupants.places.tables import Unit
+
+    with occupants.application.extensions["psp"].sessions() as session, session.begin():
+        demo.seed(session, ORG_A)
+    with occupants.application.extensions["psp"].sessions() as session:
+        [decoration] = session.scalars(select(Decoration)).all()
+        assert decoration.state == "under_way" and decoration.permit_id and len(decoration.workers) == 2
+        assert session.get(Unit, decoration.unit_id).state == "renovating"
+        [overtime] = session.scalars(select(DecorationOvertime)).all()
+        assert (overtime.decoration_id, overtime.state) == (decoration.id, "applied")
