@@ -31,7 +31,8 @@ PROBLEM_SCHEMA = {
                 "required": ["field", "message"],
                 "properties": {
                     "field": {"type": ["string", "null"]},
-                    "location": {"type": "string", "enum": ["json", "query", "path", "header", "form", "files"]},
+                    "location": {"type": "string", "enum": ["json", "query", "path", "header", "form", "files",
+                                                            "form_and_files"]},
                     "message": {"type": "string"},
                 },
             },

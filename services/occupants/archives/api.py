@@ -119,7 +119,7 @@ class AccessRequestIn(Schema):
                   metadata={"description": "`copy` covers viewing too."})
     purpose = String(required=True, validate=Length(1, 1000))
     document_ids = List(String(validate=Length(36, 36)), load_default=list, validate=Length(max=100))
-    information_form = Boolean(load_default=False)
+    information_form = Boolean(load_default=False, truthy={True}, falsy={False})
 
 
 class _Decided(Schema):
