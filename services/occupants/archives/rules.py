@@ -77,6 +77,21 @@ def open_archive(session: Session, *, organization_id: str, site_id: str, unit_i
     return _new_archive(session, organization_id, site_id, unit_id, person_id, actor)
 
 
+def ensure_owner_archive(session: Session, *, organization_id: str, site_id: str, unit_id: str, person_id: str,
+                         actor: str) -> OwnerArchive:
+    """The current archive of the unit's owner, for a new owner (OCC-5) or at move-in: opened if there is none;
+    an owner who buys the unit back gets their set-aside archive back, kept permanently again."""
+    archive = _archive_of(session, organization_id, unit_id, person_id)
+    if archive is None:
+        return _new_archive(session, organization_id, site_id, unit_id, person_id, actor)
+    if archive.state == "set_aside":
+        archive.state, archive.set_aside_on, archive.retain_until = "current", None, None
+        session.flush()
+        _audit(session, archive, "owner_archive", "reopen", actor, from_state="set_aside", to_state="current",
+               reason="owner again")
+    return archive
+
+
 def _new_archive(session: Session, organization_id: str, site_id: str, unit_id: str, person_id: str,
                  actor: str) -> OwnerArchive:
     archive = OwnerArchive(id=new_id(), organization_id=organization_id, site_id=site_id, unit_id=unit_id,

@@ -8,7 +8,7 @@ import io
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from psp.events.v1.envelope_pb2 import Envelope
@@ -425,3 +425,26 @@ def test_archives_are_listed_a_page_at_a_time(occupants, place, site):
                            headers=CLERK).get_json()
     assert len(first["items"]) == 2 and len(second["items"]) == 1 and second["next_cursor"] is None
     assert len({a["id"] for a in first["items"] + second["items"]}) == 3
+
+
+def test_an_owner_who_buys_the_unit_back_has_their_archive_kept_permanently_again(occupants, archive, place, db):
+    where = {"organization_id": ORG_A, "site_id": place["site"]["id"], "unit_id": place["unit"]["id"],
+             "person_id": place["person"]["id"]}
+    with Session(db) as session, session.begin():
+        rules.keep_former_owner_archive(session, **where, transferred_on=date(2026, 6, 30), actor="transfer")
+    with Session(db) as session, session.begin():
+        again = rules.ensure_owner_archive(session, **where, actor="transfer")
+        assert again.id == archive["id"]
+        assert rules.ensure_owner_archive(session, **where, actor="transfer").id == archive["id"]
+    reopened = occupants.get(f"/v1/archives/{archive['id']}", headers=CLERK).get_json()
+    assert (reopened["state"], reopened["retain_until"]) == ("current", None)
+    with db.connect() as connection:
+        actions = connection.execute(select(chassis.audit_log.c.action).where(
+            chassis.audit_log.c.entity_id == archive["id"]).order_by(chassis.audit_log.c.id)).scalars().all()
+    assert actions == ["open", "set_aside", "reopen"]
+
+
+def test_the_docs_carry_each_workflows_diagram(occupants):
+    paths = occupants.get("/openapi.json").get_json()["paths"]
+    assert rules.ACCESS.mermaid() in paths["/v1/archive-access-requests/{request_id}/steps"]["post"]["description"]
+    assert rules.VOIDING.mermaid() in paths["/v1/archive-void-requests/{request_id}/steps"]["post"]["description"]
