@@ -3,7 +3,7 @@
 Ratio targets are printed, not enforced: throughput on a shared machine varies from run to run, but a lost
 or duplicated event is a bug whatever the machine.
 
-`python -m bench NAME …` runs only the benchmarks named (bus, occupants_csv_import).
+`python -m bench NAME …` runs only the benchmarks named (bus, occupants_csv_import, occupants_search).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 
-from bench import bus, occupants_import
+from bench import bus, occupants_import, occupants_search
 from bench.infra import progress
 
 
@@ -25,6 +25,8 @@ def main() -> int:
     benchmarks = {
         "bus": lambda: bus.run(int(os.environ.get("BENCH_EVENTS", "20000"))),
         "occupants_csv_import": lambda: occupants_import.run(int(os.environ.get("BENCH_IMPORT_UNITS", "100000"))),
+        "occupants_search": lambda: occupants_search.run(int(os.environ.get("BENCH_SEARCH_PERSONS", "1000000")),
+                                                         int(os.environ.get("BENCH_SEARCH_UNITS", "300000"))),
     }
     chosen = sys.argv[1:] or list(benchmarks)
     unknown = [name for name in chosen if name not in benchmarks]

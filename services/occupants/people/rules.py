@@ -423,11 +423,12 @@ def _name_contains(session: Session, q: str):
     return contains
 
 
-def search(session: Session, site: Site, page: dict, *, q: str | None = None, phone: str | None = None,
-           unit_id: str | None = None, unit_number: str | None = None, building_id: str | None = None) -> dict:
+def search(session: Session, organization_id: str, site_id: str, page: dict, *, q: str | None = None,
+           phone: str | None = None, unit_id: str | None = None, unit_number: str | None = None,
+           building_id: str | None = None) -> dict:
     """A page of the site's persons: name containing `q`, phone starting with `phone` (then in phone
     order), currently occupying the unit (by id, or by number within a building)."""
-    stmt: Select = select(Person).where(Person.site_id == site.id)
+    stmt: Select = select(Person).where(Person.site_id == site_id, Person.organization_id == organization_id)
     order = (Person.full_name, Person.id)
     if q:
         stmt = stmt.where(_name_contains(session, q))
@@ -436,7 +437,7 @@ def search(session: Session, site: Site, page: dict, *, q: str | None = None, ph
         order = (Person.phone, Person.id)
     if unit_id or unit_number or building_id:
         occupying = (select(Occupancy.person_id).join(Unit, Unit.id == Occupancy.unit_id)
-                     .where(Occupancy.site_id == site.id, Occupancy.state == "current"))
+                     .where(Occupancy.site_id == site_id, Occupancy.state == "current"))
         for column, value in ((Unit.id, unit_id), (Unit.number, unit_number), (Unit.building_id, building_id)):
             if value:
                 occupying = occupying.where(column == value)
