@@ -321,3 +321,17 @@ def test_readme_documents_every_value():
     paths += [f"{key}.{sub}" for key, value in values.items() if key not in opaque and isinstance(value, dict)
               for sub in value]
     assert [p for p in paths if f"`{p}" not in readme] == []
+
+
+def test_uploaded_files_can_live_on_a_claim_the_api_mounts():
+    docs = manifests({"services": {"occupants": {"files": {"existingClaim": "psp-occupants-files"}}}})
+    pod = by_kind(docs, "Deployment")["psp-occupants-api"]["spec"]["template"]["spec"]
+    [files] = [v for v in pod["volumes"] if v["name"] == "files"]
+    assert files["persistentVolumeClaim"] == {"claimName": "psp-occupants-files"}
+    mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+    assert by_kind(docs, "ConfigMap")["psp-occupants"]["data"]["FILE_STORE_DIR"] == mounts["files"]
+    # Other services and the default keep no claim.
+    for deployment in by_kind(manifests({}), "Deployment").values():
+        assert "files" not in {v["name"] for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert "files" not in {v["name"] for v in by_kind(docs, "Deployment")["psp-billing-api"]["spec"]["template"]
+                           ["spec"]["volumes"]}

@@ -142,6 +142,9 @@ Deployments; the migration Job, which runs before that ConfigMap exists, gets th
 {{- else -}}
 {{- $_ := set $settings "OTEL_TRACES_EXPORTER" "none" -}}
 {{- end -}}
+{{- if $s.files.existingClaim -}}
+{{- $_ := set $settings "FILE_STORE_DIR" "/var/lib/psp/files" -}}
+{{- end -}}
 {{- range $key, $value := $s.env -}}
 {{- $_ := set $settings $key (toString $value) -}}
 {{- end -}}
