@@ -306,7 +306,7 @@ def change_unit(unit_id, json_data):
     f"{imports.MAX_BYTES // (1024 * 1024)} MiB and {imports.MAX_ROWS} rows). The answer is the import job; "
     "follow it at `GET /v1/imports/{id}`. It applies whole, or is rejected with a report of every problem "
     f"and changes nothing. {_EDITORS} A template is at `GET /v1/imports/template`.\n\n"
-    + imports.__doc__[imports.__doc__.index("Columns"):]
+    + imports.COLUMNS_HELP
     + f"\n\n```mermaid\n{imports.IMPORT.mermaid()}\n```"))
 def upload_import(site_id, files_data):
     site = site_row(site_id)

@@ -6,17 +6,7 @@ checking every row, before it writes anything. A file with any problem is reject
 unit.registered.v1 event, so it applies whole or not at all. A worker that dies half-way leaves its claim to
 lapse; the next claim starts the job over, which is safe because nothing was written before the final commit.
 
-Columns (the header row names them, in any order; see TEMPLATE):
-  building       building code, e.g. "A" (required, at most 40 characters)
-  building_name  the building's name: required on at least one row of a building the site does not have yet,
-                 which the import then registers; must match the name of a building that exists
-  unit           unit number, unique within its building (required, at most 40 characters)
-  floor          whole number from -10 to 200, negative below ground (required)
-  kind           residence, office, shop, parking, storage, or 住宅, 办公, 商铺, 车位, 储藏室 (required)
-  area_m2        floor area in m², e.g. 89.50: more than 0, at most two decimal places (required)
-  state          vacant (the default when empty), occupied, renovating, in_custody, rented, or 空置, 已入住,
-                 装修中, 托管, 出租
-CSV files are UTF-8 (with or without BOM) or GB18030, as Excel saves them on a Chinese system.
+The columns are described in COLUMNS_HELP (shown in the API docs); TEMPLATE is a filled-in sample.
 """
 
 from __future__ import annotations
@@ -60,6 +50,23 @@ TEMPLATE = (
     "A,,B1-07,-1,parking,12.50,rented\n"
     "S,Shops 商业街,S01,1,商铺,45.00,空置\n"
 )
+COLUMNS_HELP = """\
+The header row names the columns, in any order, in any case:
+
+```
+  building       building code, e.g. "A" (required, at most 40 characters)
+  building_name  the building's name: required on at least one row of a building the site does not have yet,
+                 which the import then registers; must match the name of a building that exists
+  unit           unit number, unique within its building (required, at most 40 characters)
+  floor          whole number from -10 to 200, negative below ground (required)
+  kind           residence, office, shop, parking, storage, or 住宅, 办公, 商铺, 车位, 储藏室 (required)
+  area_m2        floor area in m², e.g. 89.50: more than 0, at most two decimal places (required)
+  state          vacant (the default when empty), occupied, renovating, in_custody, rented, or 空置, 已入住,
+                 装修中, 托管, 出租
+```
+
+CSV files are UTF-8 (with or without BOM) or GB18030, as Excel saves them on a Chinese system.
+"""
 KIND_NAMES = {"住宅": "residence", "办公": "office", "商铺": "shop", "车位": "parking", "储藏室": "storage"}
 STATE_NAMES = {"空置": "vacant", "已入住": "occupied", "装修中": "renovating", "托管": "in_custody", "出租": "rented"}
 _LENGTHS = {"building": 40, "building_name": 200, "unit": 40}
@@ -111,7 +118,8 @@ def submit(session: Session, site: Site, *, filename: str, content_type: str, co
                       "; ".join(filter(None, [missing and f"missing columns: {', '.join(missing)}",
                                               unknown and f"unknown columns: {', '.join(unknown)}"]))
                       + f". The columns are: {', '.join(COLUMNS)}.", field="file")
-    job = ImportJob(organization_id=site.organization_id, site_id=site.id, filename=filename[:200], format=fmt,
+    job = ImportJob(organization_id=site.organization_id, site_id=site.id,
+                    filename=filename.replace("\x00", "")[:200], format=fmt,
                     content=content, state=IMPORT.initial, uploaded_by=uploaded_by)
     session.add(job)
     session.flush()

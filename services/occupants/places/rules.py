@@ -118,6 +118,9 @@ def update_site(session: Session, site: Site, *, actor: str, reason: str = "", n
         "holiday_overrides": None if holiday_overrides is None else _overrides(holiday_overrides),
     }
     before = {key: getattr(site, key) for key, value in changes.items() if value is not None}
+    if not before:
+        raise Problem(422, "Unprocessable Content", "Give a name, time zone, reception hours or holiday overrides.",
+                      field="_schema")
     for key, value in changes.items():
         if value is not None:
             setattr(site, key, value)

@@ -131,7 +131,10 @@ def test_changing_a_site_needs_a_manager_or_supervisor_there_and_another_organiz
     assert occupants.patch(f"/v1/sites/{site['id']}", json=body, headers=bearer(ORG_B, roles=("site_manager",))
                            ).status_code == 404
     assert occupants.get(f"/v1/sites/{site['id']}", headers=bearer(ORG_B)).status_code == 404
+    assert problem_field(occupants.patch(f"/v1/sites/{site['id']}", json={"reason": "nothing"}, headers=MANAGER)
+                         ) == "_schema"
     assert occupants.get(f"/v1/sites/{site['id']}", headers=MANAGER).get_json()["name"] == "Harbour Gardens"
+    assert audit_rows(occupants, site["id"]) == [] and events(occupants, places_pb2.SiteUpdated) == []
 
 
 def test_sites_are_listed_a_page_at_a_time_and_only_those_the_caller_sees(occupants, site):
@@ -346,6 +349,15 @@ def test_a_file_with_bad_rows_is_rejected_with_a_report_and_changes_nothing(occu
     first = job(occupants, report["id"], "?limit=4")
     rest = job(occupants, report["id"], f"?limit=20&cursor={first['problems']['next_cursor']}")
     assert [(p["row"], p["field"]) for p in first["problems"]["items"] + rest["problems"]["items"]] == found
+
+
+def test_a_register_saved_by_a_chinese_excel_in_gb18030_reads_as_such(occupants, site):
+    csv = (HEADER + "一号楼,一号楼 Tower 1,101,1,住宅,89.50,已入住\n").encode("gb18030")
+    job_id = upload(occupants, site, csv, content_type="application/vnd.ms-excel").get_json()["id"]
+    run_jobs(occupants)
+    assert job(occupants, job_id)["state"] == "applied"
+    [building] = occupants.get(f"/v1/sites/{site['id']}/buildings", headers=SPECIALIST).get_json()["items"]
+    assert (building["code"], building["name"]) == ("一号楼", "一号楼 Tower 1")
 
 
 def test_a_new_building_without_a_name_or_named_twice_differently_is_reported(occupants, site):
