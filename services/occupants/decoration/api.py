@@ -46,77 +46,77 @@ class DecorationIn(Schema):
     load_increase = Boolean(load_default=False, metadata={"description": "明显加大荷载"})
 
 
-class StepIn(Schema):
+class DecorationStepIn(Schema):
     reason = String(load_default="", validate=Length(max=500))
 
 
-class IdentityIn(StepIn):
+class DecorationIdentityIn(DecorationStepIn):
     letter_of_authority_reference = String(load_default="", validate=Length(max=200),
                                            metadata={"description": "委托书; required when an agent applies."})
 
 
-class PlanReviewIn(StepIn):
+class DecorationPlanReviewIn(DecorationStepIn):
     decision = String(required=True, validate=OneOf(("approve", "reject")))
 
 
-class GovernmentApprovalIn(StepIn):
+class DecorationGovernmentApprovalIn(DecorationStepIn):
     reference = String(required=True, validate=Length(1, 200))
 
 
-class AgreementIn(StepIn):
+class DecorationAgreementIn(DecorationStepIn):
     agreement_reference = String(required=True, validate=Length(1, 200))
 
 
-class WorkerIn(Schema):
+class DecorationWorkerIn(Schema):
     full_name = String(required=True, validate=Length(1, 200))
     phone = String(required=True, validate=Length(1, 40))
     id_number = String(required=True, validate=Length(1, 40))
 
 
-class HoursIn(Schema):
+class WorkingHoursIn(Schema):
     start = _HourMinute
     end = _HourMinute
 
 
-class PermitIn(StepIn):
+class DecorationPermitIn(DecorationStepIn):
     valid_from = _Moment
     valid_until = _Moment
-    workers = List(Nested(WorkerIn), required=True, validate=Length(1, 50))
+    workers = List(Nested(DecorationWorkerIn), required=True, validate=Length(1, 50))
     working_days = List(String(validate=OneOf(rules.WEEKDAYS)), load_default=None, validate=Length(1, 7),
                         metadata={"description": "Default: the site's policy."})
-    working_hours = List(Nested(HoursIn), load_default=None, validate=Length(1, 6),
+    working_hours = List(Nested(WorkingHoursIn), load_default=None, validate=Length(1, 6),
                          metadata={"description": "Default: the site's policy."})
     prohibited_works = List(String(validate=Length(1, 200)), load_default=None, validate=Length(1, 30),
                             metadata={"description": "Default: the site's policy."})
 
 
-class InspectionIn(StepIn):
+class DecorationInspectionIn(DecorationStepIn):
     result = String(required=True, validate=OneOf(("pass", "fail")))
     rectification_items = List(String(validate=Length(1, 500)), load_default=list, validate=Length(max=50))
 
 
-class DeductionIn(Schema):
+class DepositDeductionIn(Schema):
     amount = DecimalString(required=True, places=2, max_digits=14, minimum=0, exclusive_minimum=True)
     reason = String(required=True, validate=Length(1, 500))
 
 
-class RefundIn(StepIn):
-    deductions = List(Nested(DeductionIn), load_default=list, validate=Length(max=20))
+class DepositRefundIn(DecorationStepIn):
+    deductions = List(Nested(DepositDeductionIn), load_default=list, validate=Length(max=20))
 
 
-class ViolationIn(Schema):
+class DecorationViolationIn(Schema):
     severity = String(required=True, validate=OneOf(rules.SEVERITIES))
     description = String(required=True, validate=Length(1, 2000))
     observed_at = AwareDateTime(load_default=None, validate=_Moment.validators)
 
 
-class OvertimeIn(Schema):
+class DecorationOvertimeIn(Schema):
     starts_at = _Moment
     ends_at = _Moment
     works = String(required=True, validate=Length(1, 500))
 
 
-class OvertimeDecisionIn(StepIn):
+class OvertimeDecisionIn(DecorationStepIn):
     decision = String(required=True, validate=OneOf(rules.OVERTIME.actions))
 
 
@@ -125,18 +125,18 @@ class DecorationQuery(PageQuery):
     state = String(load_default=None, validate=OneOf(rules.DECORATION.states))
 
 
-class WorkerOut(Schema):
+class DecorationWorkerOut(Schema):
     full_name = String()
     phone = String()
     id_number = String(metadata={"description": "Masked unless the caller's role at the site may see it."})
 
 
-class HoursOut(Schema):
+class WorkingHoursOut(Schema):
     start = String()
     end = String()
 
 
-class DeductionOut(Schema):
+class DepositDeductionOut(Schema):
     amount = String()
     reason = String()
 
@@ -168,11 +168,11 @@ class DecorationOut(Schema):
     valid_from = UtcDateTime(allow_none=True)
     valid_until = UtcDateTime(allow_none=True)
     working_days = List(String())
-    working_hours = List(Nested(HoursOut))
+    working_hours = List(Nested(WorkingHoursOut))
     prohibited_works = List(String())
-    workers = List(Nested(WorkerOut))
+    workers = List(Nested(DecorationWorkerOut))
     rectification_items = List(String())
-    deductions = List(Nested(DeductionOut))
+    deductions = List(Nested(DepositDeductionOut))
     refund_amount = DecimalString(places=2, max_digits=14, allow_none=True)
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
@@ -188,7 +188,7 @@ class DecorationOut(Schema):
         return data
 
 
-class OvertimeOut(Schema):
+class DecorationOvertimeOut(Schema):
     id = String()
     decoration_id = String()
     site_id = String()
@@ -202,7 +202,7 @@ class OvertimeOut(Schema):
     created_at = UtcDateTime()
 
 
-class ViolationOut(Schema):
+class DecorationViolationOut(Schema):
     id = String()
     decoration_id = String()
     severity = String()
@@ -256,7 +256,7 @@ def get_decoration(decoration_id):
 
 @api.post("/decorations/<decoration_id>/identity-check")
 @api.auth_required(auth)
-@api.input(IdentityIn)
+@api.input(DecorationIdentityIn)
 @api.output(DecorationOut)
 def verify_identity(decoration_id, json_data):
     return _step(decoration_id, rules.verify_identity, json_data)
@@ -264,7 +264,7 @@ def verify_identity(decoration_id, json_data):
 
 @api.post("/decorations/<decoration_id>/plan-review")
 @api.auth_required(auth)
-@api.input(PlanReviewIn)
+@api.input(DecorationPlanReviewIn)
 @api.output(DecorationOut)
 def review_plan(decoration_id, json_data):
     return _step(decoration_id, rules.review_plan, json_data)
@@ -272,7 +272,7 @@ def review_plan(decoration_id, json_data):
 
 @api.post("/decorations/<decoration_id>/government-approval")
 @api.auth_required(auth)
-@api.input(GovernmentApprovalIn)
+@api.input(DecorationGovernmentApprovalIn)
 @api.output(DecorationOut)
 def record_government_approval(decoration_id, json_data):
     return _step(decoration_id, rules.record_government_approval, json_data)
@@ -280,7 +280,7 @@ def record_government_approval(decoration_id, json_data):
 
 @api.post("/decorations/<decoration_id>/agreement")
 @api.auth_required(auth)
-@api.input(AgreementIn)
+@api.input(DecorationAgreementIn)
 @api.output(DecorationOut)
 def sign_agreement(decoration_id, json_data):
     return _step(decoration_id, rules.sign_agreement, json_data)
@@ -288,7 +288,7 @@ def sign_agreement(decoration_id, json_data):
 
 @api.post("/decorations/<decoration_id>/permit")
 @api.auth_required(auth)
-@api.input(PermitIn)
+@api.input(DecorationPermitIn)
 @api.output(DecorationOut)
 def issue_permit(decoration_id, json_data):
     return _step(decoration_id, rules.issue_permit, json_data)
@@ -296,7 +296,7 @@ def issue_permit(decoration_id, json_data):
 
 @api.post("/decorations/<decoration_id>/start")
 @api.auth_required(auth)
-@api.input(StepIn)
+@api.input(DecorationStepIn)
 @api.output(DecorationOut)
 def start_works(decoration_id, json_data):
     return _step(decoration_id, rules.start_works, json_data)
@@ -304,7 +304,7 @@ def start_works(decoration_id, json_data):
 
 @api.post("/decorations/<decoration_id>/inspections")
 @api.auth_required(auth)
-@api.input(InspectionIn)
+@api.input(DecorationInspectionIn)
 @api.output(DecorationOut)
 def inspect(decoration_id, json_data):
     return _step(decoration_id, rules.inspect, json_data)
@@ -312,7 +312,7 @@ def inspect(decoration_id, json_data):
 
 @api.post("/decorations/<decoration_id>/deposit-refund")
 @api.auth_required(auth)
-@api.input(RefundIn)
+@api.input(DepositRefundIn)
 @api.output(DecorationOut)
 def request_refund(decoration_id, json_data):
     return _step(decoration_id, rules.request_refund, json_data)
@@ -320,7 +320,7 @@ def request_refund(decoration_id, json_data):
 
 @api.post("/decorations/<decoration_id>/archive")
 @api.auth_required(auth)
-@api.input(StepIn)
+@api.input(DecorationStepIn)
 @api.output(DecorationOut)
 def archive(decoration_id, json_data):
     return _step(decoration_id, rules.archive, json_data)
@@ -329,8 +329,8 @@ def archive(decoration_id, json_data):
 @api.post("/decorations/<decoration_id>/violations")
 @api.auth_required(auth)
 @idempotent
-@api.input(ViolationIn)
-@api.output(ViolationOut, status_code=201)
+@api.input(DecorationViolationIn)
+@api.output(DecorationViolationOut, status_code=201)
 def report_violation(decoration_id, json_data):
     decoration = _decoration(decoration_id)
     require_role_at(decoration.site_id, *rules.OBSERVERS)
@@ -340,7 +340,7 @@ def report_violation(decoration_id, json_data):
 @api.get("/decorations/<decoration_id>/violations")
 @api.auth_required(auth)
 @api.input(PageQuery, location="query")
-@api.output(page_of(ViolationOut))
+@api.output(page_of(DecorationViolationOut))
 def list_violations(decoration_id, query_data):
     stmt = select(DecorationViolation).where(DecorationViolation.decoration_id == _decoration(decoration_id).id)
     return keyset_page(db_session(), stmt, (DecorationViolation.id,), query_data)
@@ -349,8 +349,8 @@ def list_violations(decoration_id, query_data):
 @api.post("/decorations/<decoration_id>/overtime")
 @api.auth_required(auth)
 @idempotent
-@api.input(OvertimeIn)
-@api.output(OvertimeOut, status_code=201)
+@api.input(DecorationOvertimeIn)
+@api.output(DecorationOvertimeOut, status_code=201)
 def apply_overtime(decoration_id, json_data):
     decoration = _decoration(decoration_id)
     require_role_at(decoration.site_id, *CUSTOMER_SERVICE)
@@ -360,7 +360,7 @@ def apply_overtime(decoration_id, json_data):
 @api.get("/decorations/<decoration_id>/overtime")
 @api.auth_required(auth)
 @api.input(PageQuery, location="query")
-@api.output(page_of(OvertimeOut))
+@api.output(page_of(DecorationOvertimeOut))
 def list_overtime(decoration_id, query_data):
     stmt = select(DecorationOvertime).where(DecorationOvertime.decoration_id == _decoration(decoration_id).id)
     return keyset_page(db_session(), stmt, (DecorationOvertime.id,), query_data)
@@ -369,7 +369,7 @@ def list_overtime(decoration_id, query_data):
 @api.post("/decoration-overtime/<overtime_id>/decision")
 @api.auth_required(auth)
 @api.input(OvertimeDecisionIn)
-@api.output(OvertimeOut)
+@api.output(DecorationOvertimeOut)
 def decide_overtime(overtime_id, json_data):
     overtime = get_visible(DecorationOvertime, overtime_id, "overtime application")
     rules.decide_overtime(db_session(), overtime, actor=principal().subject, roles=roles_at(overtime.site_id),
