@@ -170,6 +170,8 @@ def list_readings(agreement_id, query_data):
 
 @api.post("/custody-agreements/<agreement_id>/end")
 @api.auth_required(auth)
+@api.doc(description="The unit goes back to vacant, billing charges the full fee again and the weekly patrol is "
+                     f"withdrawn.\n\n```mermaid\n{rules.CUSTODY.mermaid()}\n```")
 @api.input(CustodyEndIn)
 @api.output(CustodyAgreementOut)
 def end_custody(agreement_id, json_data):

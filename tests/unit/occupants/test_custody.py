@@ -8,7 +8,7 @@ from psp.occupants.v1.patrols_pb2 import PatrolPlanPublished, PatrolPlanWithdraw
 from sqlalchemy import select
 
 from services.occupants.models import chassis
-from tests.conftest import ORG_B, bearer
+from tests.conftest import ORG_B, ROOT, bearer
 from tests.support.outbox import published
 
 MANAGER = bearer(roles=("site_manager",))
@@ -299,3 +299,12 @@ def test_the_list_pages_a_sites_agreements_by_state(occupants, site, custody):
     rest = occupants.get(f"/v1/custody-agreements?site_id={site['id']}&cursor={first_page['next_cursor']}",
                          headers=CS).get_json()
     assert {a["id"] for a in first_page["items"] + rest["items"]} == {agreement["id"], second["id"]}
+
+
+def test_the_docs_hold_the_current_diagram(occupants):
+    from services.occupants.custody.rules import CUSTODY
+
+    doc = (ROOT / "docs" / "occupants" / "custody-and-profiles.md").read_text()
+    assert CUSTODY.mermaid() in doc
+    described = occupants.get("/openapi.json").get_json()["paths"]["/v1/custody-agreements/{agreement_id}/end"]
+    assert CUSTODY.mermaid() in described["post"]["description"]
