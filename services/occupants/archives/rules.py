@@ -84,6 +84,7 @@ def ensure_owner_archive(session: Session, *, organization_id: str, site_id: str
     archive = _archive_of(session, organization_id, unit_id, person_id)
     if archive is None:
         return _new_archive(session, organization_id, site_id, unit_id, person_id, actor)
+    session.refresh(archive, with_for_update=True)
     if archive.state == "set_aside":
         archive.state, archive.set_aside_on, archive.retain_until = "current", None, None
         session.flush()
@@ -125,7 +126,9 @@ def keep_former_owner_archive(session: Session, *, organization_id: str, site_id
     archive = _archive_of(session, organization_id, unit_id, person_id)
     if archive is None:
         archive = _new_archive(session, organization_id, site_id, unit_id, person_id, actor)
-    elif archive.state == "set_aside":
+    else:
+        session.refresh(archive, with_for_update=True)
+    if archive.state == "set_aside":
         return
     archive.state = "set_aside"
     archive.set_aside_on = transferred_on
@@ -200,7 +203,9 @@ def request_access(session: Session, archive: OwnerArchive, *, mode: str, purpos
 
 def _decide(session: Session, workflow: Workflow, request, entity: str, *, action: str, reason: str, actor: str,
             roles: Iterable[str]) -> str:
-    """Take a workflow step on a request: who asked may withdraw, someone else decides. Answers the old state."""
+    """Take a workflow step on a request: who asked may withdraw, someone else decides. Answers the old state.
+    The row is locked first, so of two managers deciding at once the second sees the first's decision."""
+    session.refresh(request, with_for_update=True)
     step = workflow.step(request.state, action, roles)
     if action == "withdraw" and actor != request.requested_by:
         raise Problem(403, "Forbidden", "Only who made the request may withdraw it.")
@@ -274,6 +279,8 @@ def _locked(needed: str, missing: str) -> Problem:
 
 
 def request_void(session: Session, document: ArchiveDocument, *, reason: str, actor: str) -> VoidRequest:
+    """One pending request per document: the document row is locked while it is checked."""
+    session.refresh(document, with_for_update=True)
     if document.state == "void":
         raise Problem(409, "Conflict", "The document is void already.", field="document_id")
     pending = session.scalar(select(VoidRequest.id).where(VoidRequest.document_id == document.id,

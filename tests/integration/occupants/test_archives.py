@@ -4,6 +4,7 @@ former owner's archive kept apart, with every event relayed from the outbox."""
 from __future__ import annotations
 
 import io
+import threading
 from datetime import date
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from psp.events.v1.envelope_pb2 import Envelope
 
 from services.occupants.archives import rules
+from services.occupants.archives.tables import AccessRequest
 from services.occupants.archives.demo import tiny_pdf, tiny_png
 from shared import auth, db
 from shared.bus.envelope import exchange_name
@@ -156,3 +158,31 @@ def test_a_file_stored_in_a_transaction_that_rolls_back_is_deleted(platform_env,
         engine.dispose()
     assert store.get("kept/one") == b"%PDF-1.4 kept"
     assert not (file_store / "dropped" / "one").exists()
+
+
+def test_of_two_managers_deciding_at_once_the_second_sees_the_first_decision(occupants_api, archive, databases,
+                                                                             platform_env):
+    client = occupants_api
+    request = client.post(f"/v1/archives/{archive['id']}/access-requests", headers=CLERK, json={
+        "mode": "view", "purpose": "核对"}).get_json()
+    engine = db.make_engine(platform_env["occupants"])
+    answers = []
+    try:
+        with Session(engine) as first:
+            first.begin()
+            rules.decide_access(first, first.get(AccessRequest, request["id"]), action="refuse", reason="",
+                                actor="other-manager", roles={"site_manager"})
+            second = threading.Thread(target=lambda: answers.append(
+                step(client, f"/v1/archive-access-requests/{request['id']}", "approve")))
+            second.start()
+            wait_until(lambda: databases["occupants"].scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'") == 1, what="the second decision waiting for the first")
+            first.commit()
+            second.join(timeout=30)
+    finally:
+        engine.dispose()
+    [answer] = answers
+    assert answer.status_code == 409 and answer.get_json()["state"] == "refused"
+    assert databases["occupants"].scalar("SELECT count(*) FROM audit_log WHERE entity_id = :id",
+                                         id=request["id"]) == 2
