@@ -3,6 +3,7 @@
 from services.occupants.archives.api import api as archives
 from services.occupants.custody.api import api as custody
 from services.occupants.decoration.api import api as decoration
+from services.occupants.movein.api import api as movein
 from services.occupants.people.api import api as people
 from services.occupants.places.api import api as places
 from services.occupants.profile.api import api as profile
@@ -15,7 +16,7 @@ from shared.web import create_service_app
 
 policies = policy_api.blueprint(organization_roles=(GENERAL_MANAGER, PROPERTY_MANAGER),
                                 site_roles=(GENERAL_MANAGER, PROPERTY_MANAGER, SITE_MANAGER, CS_SUPERVISOR))
-BLUEPRINTS = (places, people, custody, profile, policies, archives, staff, decoration)
+BLUEPRINTS = (places, people, custody, profile, policies, archives, staff, decoration, movein)
 
 
 def create_app(settings=None):

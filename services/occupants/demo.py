@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from services.occupants.archives import demo as archives_demo
 from services.occupants.custody import demo as custody_demo
 from services.occupants.decoration import demo as decoration_demo
+from services.occupants.movein import demo as movein_demo
 from services.occupants.people import demo as people_demo
 from services.occupants.people.rules import register_people
 from services.occupants.places import demo as places_demo
@@ -44,3 +45,4 @@ def seed(session: Session, organization_id: str) -> None:
     profile_demo.seed(session, site)
     decoration_demo.seed(session, site)
     people_demo.seed(session, site)
+    movein_demo.seed(session, site)

@@ -7,6 +7,9 @@ from services.occupants.decoration import handlers as _decoration_handlers  # no
 from services.occupants.decoration import tables as _decoration_tables  # noqa: F401
 from services.occupants.handlers import handlers
 from services.occupants.models import Base, chassis
+from services.occupants.movein import handlers as _movein_handlers  # noqa: F401  (registers the handler)
+from services.occupants.movein import spotchecks as movein_spot_checks
+from services.occupants.movein import tables as _movein_tables  # noqa: F401
 from services.occupants.people import tables as _people_tables  # noqa: F401  (registers the tables)
 from services.occupants.places import imports as places_imports
 from services.occupants.places import tables as _places_tables  # noqa: F401
@@ -20,5 +23,6 @@ SERVICE = Service(
     tables=chassis,
     handlers=handlers,
     migrations=Path(__file__).parent / "migrations",
-    jobs=(ScheduledJob("places-imports", 2, places_imports.run_pending),),
+    jobs=(ScheduledJob("places-imports", 2, places_imports.run_pending),
+          ScheduledJob("move-in-spot-checks", 3600, movein_spot_checks.schedule)),
 )
