@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import uuid
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ from services.occupants.decoration.tables import Decoration, DecorationOvertime,
 from services.occupants.models import chassis, new_id, utcnow
 from services.occupants.people.rules import check_id_number, normalise_phone
 from services.occupants.people.tables import Person
-from services.occupants.places.tables import Unit
+from services.occupants.places.tables import Site, Unit
 from services.occupants.roles import (
     CS_SUPERVISOR,
     CUSTOMER_SERVICE,
@@ -204,13 +205,15 @@ def issue_permit(session: Session, decoration: Decoration, *, actor: str, roles,
     step = DECORATION.step(decoration.state, "issue_permit", roles)
     if valid_until <= valid_from:
         raise Problem(422, "Unprocessable Content", "The permit must end after it starts.", field="valid_until")
+    if valid_until <= utcnow():
+        raise Problem(422, "Unprocessable Content", "The permit would have ended already.", field="valid_until")
     hours = working_hours if working_hours is not None else _policy(session, decoration, WORKING_HOURS)
     for period in hours:
         if period["end"] <= period["start"]:
             raise Problem(422, "Unprocessable Content", f"{period['start']}–{period['end']} ends before it starts.",
                           field="working_hours")
     decoration.permit_id = new_id()
-    decoration.valid_from, decoration.valid_until = valid_from, valid_until
+    decoration.valid_from, decoration.valid_until = _utc(valid_from), _utc(valid_until)
     decoration.working_days = working_days or _policy(session, decoration, WORKING_DAYS)
     decoration.working_hours = [{"start": p["start"], "end": p["end"]} for p in hours]
     decoration.prohibited_works = prohibited_works or _policy(session, decoration, PROHIBITED_WORKS)
@@ -285,7 +288,7 @@ def report_violation(session: Session, decoration: Decoration, *, actor: str, se
     _require_on_site(decoration, "report a violation")
     violation = DecorationViolation(
         organization_id=decoration.organization_id, site_id=decoration.site_id, decoration_id=decoration.id,
-        severity=severity, description=description, observed_at=observed_at or utcnow(), reported_by=actor)
+        severity=severity, description=description, observed_at=_utc(observed_at or utcnow()), reported_by=actor)
     session.add(violation)
     session.flush()
     audit.record(session, chassis.audit_log, organization_id=decoration.organization_id,
@@ -309,9 +312,12 @@ def apply_overtime(session: Session, decoration: Decoration, *, actor: str, star
     if ends_at > valid_until:
         raise Problem(422, "Unprocessable Content", f"The permit is valid until {valid_until.isoformat()}.",
                       field="ends_at")
+    if _within_working_hours(decoration, _zone(session, decoration), starts_at, ends_at):
+        raise Problem(422, "Unprocessable Content", "The permit's working hours cover this time; no overtime needed.",
+                      field="starts_at")
     overtime = DecorationOvertime(
         organization_id=decoration.organization_id, site_id=decoration.site_id, decoration_id=decoration.id,
-        state=OVERTIME.initial, starts_at=starts_at, ends_at=ends_at, works=works, applied_by=actor)
+        state=OVERTIME.initial, starts_at=_utc(starts_at), ends_at=_utc(ends_at), works=works, applied_by=actor)
     session.add(overtime)
     session.flush()
     _audit_overtime(session, overtime, "apply", actor, "", None)
@@ -375,11 +381,30 @@ def _plan_spot_checks(session: Session, decoration: Decoration) -> None:
         .order_by(Decoration.created_at, Decoration.id)).all()
     per_day = max(1, int(_policy(session, decoration, SPOT_CHECKS_PER_DAY)))
     interval = math.ceil(len(working) / per_day)
-    tomorrow = datetime.combine(utcnow().date() + timedelta(days=1), time(), tzinfo=utcnow().tzinfo)
+    zone = _zone(session, decoration)
+    tomorrow = datetime.combine(utcnow().astimezone(zone).date() + timedelta(days=1), time(), zone)
     _publish(session, decoration, *(events.patrol_plan(
         d, plan_id=_plan_id(d, "spot_check"), rrule=f"FREQ=DAILY;INTERVAL={interval}",
         starts_at=tomorrow + timedelta(days=i // per_day), checkpoints=SPOT_CHECKPOINTS,
         patrol_role=CS_SUPERVISOR) for i, d in enumerate(working)))
+
+
+def _within_working_hours(decoration: Decoration, zone: ZoneInfo, starts_at: datetime, ends_at: datetime) -> bool:
+    """Whether the time lies inside one of the permit's working periods, on one of its working days."""
+    start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
+    if start.date() != end.date() or WEEKDAYS[start.weekday()] not in decoration.working_days:
+        return False
+    start_hm, end_hm = start.strftime("%H:%M"), end.strftime("%H:%M")
+    return any(p["start"] <= start_hm and end_hm <= p["end"] for p in decoration.working_hours)
+
+
+def _utc(moment: datetime) -> datetime:
+    """Stored as UTC: SQLite keeps a time's digits and drops its offset."""
+    return moment.astimezone(timezone.utc)
+
+
+def _zone(session: Session, decoration: Decoration) -> ZoneInfo:
+    return ZoneInfo(session.get(Site, decoration.site_id).time_zone)
 
 
 def _plan_id(decoration: Decoration, kind: str) -> str:

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 CS = bearer(roles=("cs_specialist",))
 SUPERVISOR = bearer(roles=("cs_supervisor",))
 TECHNICIAN = bearer(roles=("technician",))
-START = datetime.now(timezone.utc) + timedelta(days=1)
+START = datetime(2030, 3, 1, 8, tzinfo=timezone(timedelta(hours=8)))
 
 
 def ok(response, status=200):
@@ -103,8 +103,8 @@ def test_the_works_from_application_to_refund_over_the_bus(occupants_api, platfo
     ok(step(client, decoration, "start", headers=CS))
     assert databases["occupants"].scalar("SELECT state FROM units WHERE id = :id", id=unit["id"]) == "renovating"
     ok(step(client, decoration, "violations", {"severity": "general", "description": "超时施工"}, CS), 201)
-    ok(step(client, decoration, "overtime", {"starts_at": (START + timedelta(hours=12)).isoformat(),
-                                             "ends_at": (START + timedelta(hours=14)).isoformat(),
+    ok(step(client, decoration, "overtime", {"starts_at": (START + timedelta(hours=11)).isoformat(),
+                                             "ends_at": (START + timedelta(hours=13)).isoformat(),
                                              "works": "铺贴地砖"}, CS), 201)
     ok(step(client, decoration, "inspections", {"result": "fail", "rectification_items": ["地漏盖未复原"]},
             TECHNICIAN))

@@ -29,7 +29,10 @@ SUPERVISOR = bearer(roles=("cs_supervisor",))
 TECHNICIAN = bearer(roles=("technician",))
 MANAGER = bearer(roles=("site_manager",))
 ID_NUMBER = "11010519491231002X"
-SOON = datetime.now(timezone.utc) + timedelta(days=1)
+BEIJING = timezone(timedelta(hours=8))
+# A permit window in the future, whatever day the tests run; 2030-03-05 is a Tuesday, 2030-03-09 a Saturday.
+PERMIT_FROM = datetime(2030, 3, 1, 8, tzinfo=BEIJING)
+PERMIT_UNTIL = datetime(2030, 4, 30, 18, tzinfo=BEIJING)
 
 
 def post(client, path, body=None, headers=CS):
@@ -53,7 +56,7 @@ def application(unit, **overrides):
 
 
 def permit_body(**overrides):
-    return {"valid_from": SOON.isoformat(), "valid_until": (SOON + timedelta(days=60)).isoformat(),
+    return {"valid_from": PERMIT_FROM.isoformat(), "valid_until": PERMIT_UNTIL.isoformat(),
             "workers": [{"full_name": "王强", "phone": "13700000002", "id_number": ID_NUMBER}], **overrides}
 
 
@@ -292,8 +295,9 @@ def test_the_permit_is_issued_by_a_supervisor_or_manager_only(occupants, applied
 
 
 @pytest.mark.parametrize("overrides, field", [
-    ({"valid_until": SOON.isoformat()}, "valid_until"),
-    ({"valid_until": (SOON - timedelta(days=1)).isoformat()}, "valid_until"),
+    ({"valid_until": PERMIT_FROM.isoformat()}, "valid_until"),
+    ({"valid_until": (PERMIT_FROM - timedelta(days=1)).isoformat()}, "valid_until"),
+    ({"valid_from": "2020-01-01T08:00:00+08:00", "valid_until": "2020-03-01T18:00:00+08:00"}, "valid_until"),
     ({"valid_from": "2027-01-05T08:00:00"}, "valid_from"),
     ({"working_hours": [{"start": "14:00", "end": "12:00"}]}, "working_hours"),
     ({"working_hours": [{"start": "25:00", "end": "26:00"}]}, "working_hours.0.start"),
@@ -416,17 +420,21 @@ def test_violations_go_to_ticketing_while_works_go_on(occupants, site, unit, app
 
 
 def test_overtime_is_applied_for_inside_the_permit_and_decided_by_a_supervisor(occupants, site, applied):
-    evening = {"starts_at": (SOON + timedelta(days=2, hours=12)).isoformat(),
-               "ends_at": (SOON + timedelta(days=2, hours=14)).isoformat(), "works": "赶工铺贴地砖"}
+    evening = {"starts_at": "2030-03-05T19:00:00+08:00", "ends_at": "2030-03-05T21:00:00+08:00",
+               "works": "赶工铺贴地砖"}
     assert step(occupants, applied, "overtime", evening, CS).status_code == 409
     to_works(occupants, applied)
     backwards = step(occupants, applied, "overtime", {**evening, "ends_at": evening["starts_at"]}, CS)
     assert backwards.status_code == 422 and backwards.get_json()["field"] == "ends_at"
-    before = step(occupants, applied, "overtime", {**evening, "starts_at": (SOON - timedelta(hours=1)).isoformat()},
-                  CS)
+    before = step(occupants, applied, "overtime", {**evening, "starts_at": "2030-03-01T07:00:00+08:00"}, CS)
     assert before.status_code == 422 and before.get_json()["field"] == "starts_at"
-    after = step(occupants, applied, "overtime", {**evening, "ends_at": (SOON + timedelta(days=61)).isoformat()}, CS)
+    after = step(occupants, applied, "overtime", {**evening, "ends_at": "2030-04-30T19:00:00+08:00"}, CS)
     assert after.status_code == 422 and after.get_json()["field"] == "ends_at"
+    working_hours = step(occupants, applied, "overtime", {**evening, "starts_at": "2030-03-05T09:00:00+08:00",
+                                                          "ends_at": "2030-03-05T11:30:00+08:00"}, CS)
+    assert working_hours.status_code == 422 and working_hours.get_json()["field"] == "starts_at"
+    saturday = ok(step(occupants, applied, "overtime", {**evening, "starts_at": "2030-03-09T09:00:00+08:00",
+                                                        "ends_at": "2030-03-09T11:30:00+08:00"}, CS), 201)
     assert step(occupants, applied, "overtime", evening, TECHNICIAN).status_code == 403
 
     first = ok(step(occupants, applied, "overtime", evening, CS), 201)
@@ -446,10 +454,10 @@ def test_overtime_is_applied_for_inside_the_permit_and_decided_by_a_supervisor(o
     assert [tuple(row) for row in trail(occupants, first["id"])] == [("apply", None, "applied"),
                                                                      ("approve", "applied", "approved")]
 
-    page = ok(occupants.get(f"/v1/decorations/{applied['id']}/overtime?limit=1", headers=CS))
-    rest = ok(occupants.get(f"/v1/decorations/{applied['id']}/overtime?limit=1&cursor={page['next_cursor']}",
+    page = ok(occupants.get(f"/v1/decorations/{applied['id']}/overtime?limit=2", headers=CS))
+    rest = ok(occupants.get(f"/v1/decorations/{applied['id']}/overtime?limit=2&cursor={page['next_cursor']}",
                             headers=CS))
-    assert {o["id"] for o in page["items"] + rest["items"]} == {first["id"], second["id"]}
+    assert {o["id"] for o in page["items"] + rest["items"]} == {first["id"], second["id"], saturday["id"]}
     assert rest["next_cursor"] is None
 
 
