@@ -83,7 +83,8 @@ def _copy(engine, sessions, content: bytes, site_id: str, organization_id: str) 
         session.add_all(Building(organization_id=organization_id, site_id=site_id, code=code, name=name)
                         for code, name in names.items())
     with sessions() as session:
-        building_ids = dict(session.execute(select(Building.code, Building.id).where(Building.site_id == site_id)).all())
+        building_ids = dict(session.execute(
+            select(Building.code, Building.id).where(Building.site_id == site_id)).all())
     started = time.perf_counter()
     connection = engine.raw_connection()
     try:

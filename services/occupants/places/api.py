@@ -28,7 +28,6 @@ _Name = String(required=True, validate=Length(1, 200))
 _TimeZone = String(validate=Length(1, 64), metadata={"description": "IANA time zone name.",
                                                       "example": rules.DEFAULT_TIME_ZONE})
 _Reason = String(validate=Length(max=500), metadata={"description": "Why, for the audit trail."})
-_Area = DecimalString(places=2, minimum=0, exclusive_minimum=True)
 _EDITORS = f"Needs one of the roles at the site: {', '.join(rules.EDITORS)}."
 
 

@@ -110,14 +110,15 @@ def submit(session: Session, site: Site, *, filename: str, content_type: str, co
     fmt = file_format(filename, content_type)
     if len(content) > MAX_BYTES:
         raise Problem(422, "Unprocessable Content", f"At most {MAX_BYTES // (1024 * 1024)} MiB.", field="file")
-    header, _ = _rows(content, fmt)
-    missing = [c for c in REQUIRED if c not in header]
-    unknown = [c for c in header if c and c not in COLUMNS]
-    if missing or unknown:
-        raise Problem(422, "Unprocessable Content",
-                      "; ".join(filter(None, [missing and f"missing columns: {', '.join(missing)}",
-                                              unknown and f"unknown columns: {', '.join(unknown)}"]))
-                      + f". The columns are: {', '.join(COLUMNS)}.", field="file")
+    header, _, _ = _rows(content, fmt)
+    complaints = [f"{what} columns: {', '.join(names)}" for what, names in (
+        ("missing", [c for c in REQUIRED if c not in header]),
+        ("unknown", [c for c in header if c and c not in COLUMNS]),
+        ("repeated", [c for c in COLUMNS if header.count(c) > 1]),
+    ) if names]
+    if complaints:
+        raise Problem(422, "Unprocessable Content", f"{'; '.join(complaints)}. The columns are: {', '.join(COLUMNS)}.",
+                      field="file")
     job = ImportJob(organization_id=site.organization_id, site_id=site.id,
                     filename=filename.replace("\x00", "")[:200], format=fmt,
                     content=content, state=IMPORT.initial, uploaded_by=uploaded_by)
@@ -126,13 +127,14 @@ def submit(session: Session, site: Site, *, filename: str, content_type: str, co
     return job
 
 
-def _rows(content: bytes, fmt: str) -> tuple[list[str], Iterator[list[str]]]:
-    """The header's column names and an iterator of the data rows as text; 422 for an unreadable file."""
+def _rows(content: bytes, fmt: str) -> tuple[list[str], Iterator[list[str]], int]:
+    """The header's column names, an iterator of the data rows as text and how many rows to expect (for the
+    progress shown); 422 for an unreadable file."""
     try:
-        header, rows = (_csv if fmt == "csv" else _xlsx)(content)
-    except Exception as exc:  # noqa: BLE001 - whatever a malformed upload makes the parser raise, it is the file's fault
+        header, rows, expected = (_csv if fmt == "csv" else _xlsx)(content)
+    except Exception as exc:  # noqa: BLE001 - whatever a malformed upload makes the parser raise is its fault
         raise _unreadable(fmt, exc) from exc
-    return header, _guarded(rows, fmt)
+    return header, _guarded(rows, fmt), expected
 
 
 def _guarded(rows: Iterator, fmt: str) -> Iterator[list[str]]:
@@ -156,13 +158,17 @@ def _csv(content: bytes):
     if "\x00" in text:
         raise ValueError("NUL character")
     reader = csv.reader(io.StringIO(text))
-    return [name.strip().lower() for name in next(reader)], reader
+    header = [name.strip().lower() for name in next(reader)]
+    rows = list(reader)  # a few seconds for the largest file, and then its length is known
+    return header, iter(rows), len(rows)
 
 
 def _xlsx(content: bytes):
-    """read_only streams the sheet's XML instead of building every cell, so memory stays flat."""
+    """read_only streams the sheet's XML instead of building every cell, so memory stays flat; the row count
+    is the one the sheet declares (its dimension), if it does."""
     workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    rows = workbook.worksheets[0].iter_rows(values_only=True)
+    sheet = workbook.worksheets[0]
+    rows = sheet.iter_rows(values_only=True)
     header = [_cell(value).lower() for value in next(rows)]
 
     def data():
@@ -172,7 +178,7 @@ def _xlsx(content: bytes):
         finally:
             workbook.close()
 
-    return header, data()
+    return header, data(), max((sheet.max_row or 1) - 1, 0)
 
 
 def _cell(value) -> str:
@@ -254,7 +260,7 @@ class Plan:
     def __init__(self, site: Site):
         self.site = site
         self.units: list[dict] = []        # checked rows: building code, number, floor, kind, area, state, row
-        self.names: dict[str, tuple[str, int]] = {}   # new building code -> (name, row that gave it)
+        self.names: dict[str, tuple[str, int]] = {}   # building code -> (name the file gives, row that gave it)
         self.seen: dict[tuple[str, str], int] = {}    # (building, unit) -> first row
         self.problems: list[dict] = []
         self.new_buildings: dict[str, dict] = {}
@@ -284,7 +290,8 @@ class Plan:
                 self.problem(number, "floor", cells["floor"], "Not a whole number.")
             else:
                 if not rules.FLOORS[0] <= floor <= rules.FLOORS[1]:
-                    self.problem(number, "floor", cells["floor"], f"Must be from {rules.FLOORS[0]} to {rules.FLOORS[1]}.")
+                    self.problem(number, "floor", cells["floor"],
+                                 f"Must be from {rules.FLOORS[0]} to {rules.FLOORS[1]}.")
         kind = KIND_NAMES.get(cells["kind"], cells["kind"].lower())
         if cells["kind"] and kind not in rules.UNIT_KINDS:
             self.problem(number, "kind", cells["kind"], f"Unknown kind; one of: {', '.join(rules.UNIT_KINDS)}.")
@@ -345,16 +352,14 @@ def _validate(sessions: sessionmaker, job_id: str, claim: str, site_id: str, con
     with sessions() as session:
         plan = Plan(session.get(Site, site_id))
         session.expunge(plan.site)
-    number = done = 1
+    number = 1
     try:
-        header, rows = _rows(content, fmt)
-        data = list(rows) if fmt == "csv" else rows  # a CSV is counted up front; a sheet is streamed
-        total = len(data) if isinstance(data, list) else 0
+        header, rows, total = _rows(content, fmt)
         with sessions() as session, session.begin():
             _advance(session, job_id, claim, total_rows=total)
         positions = [(column, header.index(column) if column in header else None) for column in COLUMNS]
         done = 0
-        for number, values in enumerate(data, start=2):
+        for number, values in enumerate(rows, start=2):
             if done >= MAX_ROWS:
                 plan.problem(number, "file", "", f"At most {MAX_ROWS} rows in one import.")
                 break
@@ -379,8 +384,6 @@ def _validate(sessions: sessionmaker, job_id: str, claim: str, site_id: str, con
 
 
 def _apply(session: Session, job_id: str, claim: str, plan: Plan) -> str:
-    if not plan.clean:
-        return _reject(session, job_id, claim, plan)
     site = plan.site
     ids = {code: building.id for code, building in plan.buildings.items()}
     ids.update({code: row["id"] for code, row in plan.new_buildings.items()})

@@ -146,7 +146,8 @@ def test_calendar_and_unit_changes_are_published_through_the_outbox(occupants_ap
     building = occupants_api.post(f"/v1/sites/{demo_site}/buildings", headers=MANAGER,
                                   json={"code": "A", "name": "Tower A"}).get_json()
     unit = occupants_api.post(f"/v1/buildings/{building['id']}/units", headers=MANAGER,
-                              json={"number": "101", "floor": 1, "kind": "residence", "floor_area_m2": "89.5"}).get_json()
+                              json={"number": "101", "floor": 1, "kind": "residence", "floor_area_m2": "89.5"}
+                              ).get_json()
     assert occupants_api.patch(f"/v1/units/{unit['id']}", headers=MANAGER,
                                json={"state": "renovating", "reason": "Decoration permit"}).status_code == 200
     with running_workers("occupants"):

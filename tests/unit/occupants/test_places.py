@@ -57,7 +57,8 @@ def problem_field(response, status=422):
 @pytest.fixture
 def building(occupants, site):
     response = occupants.post(f"/v1/sites/{site['id']}/buildings", headers=MANAGER,
-                              json={"code": "A", "name": "Tower A", "floors_above_ground": 30, "floors_below_ground": 2})
+                              json={"code": "A", "name": "Tower A", "floors_above_ground": 30,
+                                    "floors_below_ground": 2})
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
@@ -373,6 +374,7 @@ def test_a_new_building_without_a_name_or_named_twice_differently_is_reported(oc
     ("units.csv", "image/png", HEADER.encode()),                        # content type
     ("units.csv", "text/csv", b"building,unit,floor\nA,1,1\n"),          # missing columns
     ("units.csv", "text/csv", (HEADER.strip() + ",colour\n").encode()),  # unknown column
+    ("units.csv", "text/csv", (HEADER.strip() + ",unit\n").encode()),    # a column twice
     ("units.xlsx", "application/octet-stream", b"PK\x03\x04 not really a workbook"),
     ("units.csv", "text/csv", b""),
 ])
