@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
@@ -445,6 +446,8 @@ def test_an_owner_who_buys_the_unit_back_has_their_archive_kept_permanently_agai
 
 
 def test_the_docs_carry_each_workflows_diagram(occupants):
+    guide = (Path(__file__).resolve().parents[3] / "docs" / "occupants" / "archives.md").read_text()
+    assert rules.ACCESS.mermaid() in guide and rules.VOIDING.mermaid() in guide
     paths = occupants.get("/openapi.json").get_json()["paths"]
     assert rules.ACCESS.mermaid() in paths["/v1/archive-access-requests/{request_id}/steps"]["post"]["description"]
     assert rules.VOIDING.mermaid() in paths["/v1/archive-void-requests/{request_id}/steps"]["post"]["description"]
