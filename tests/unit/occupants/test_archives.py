@@ -451,3 +451,31 @@ def test_the_docs_carry_each_workflows_diagram(occupants):
     paths = occupants.get("/openapi.json").get_json()["paths"]
     assert rules.ACCESS.mermaid() in paths["/v1/archive-access-requests/{request_id}/steps"]["post"]["description"]
     assert rules.VOIDING.mermaid() in paths["/v1/archive-void-requests/{request_id}/steps"]["post"]["description"]
+
+
+def test_a_void_request_may_be_refused_or_withdrawn_and_then_the_document_stays(occupants, archive, db):
+    document = upload(occupants, archive["id"]).get_json()
+    path = f"/v1/archive-documents/{document['id']}/void-requests"
+    missing = occupants.post(path, headers=CLERK, json={})
+    assert missing.status_code == 422 and missing.get_json()["field"] == "reason"
+    assert count(db, "archive_void_requests") == 0
+
+    refused = occupants.post(path, headers=CLERK, json={"reason": "重复上传"}).get_json()
+    answer = step(occupants, f"/v1/archive-void-requests/{refused['id']}", "refuse", reason="不是重复的")
+    assert (answer.get_json()["state"], answer.get_json()["decision_reason"]) == ("refused", "不是重复的")
+    withdrawn = occupants.post(path, headers=CLERK, json={"reason": "重复上传"}).get_json()
+    assert step(occupants, f"/v1/archive-void-requests/{withdrawn['id']}", "withdraw",
+                headers=OTHER_CLERK).status_code == 403
+    assert step(occupants, f"/v1/archive-void-requests/{withdrawn['id']}", "withdraw",
+                headers=CLERK).get_json()["state"] == "withdrawn"
+    late = step(occupants, f"/v1/archive-void-requests/{withdrawn['id']}", "approve")
+    assert late.status_code == 409 and late.get_json()["allowed"] == []
+
+    pending = occupants.get(f"/v1/sites/{archive['site_id']}/archive-void-requests?state=refused",
+                            headers=MANAGER).get_json()["items"]
+    assert [r["id"] for r in pending] == [refused["id"]]
+    with db.connect() as connection:
+        state = connection.execute(text("SELECT state FROM archive_documents WHERE id = :id"),
+                                   {"id": document["id"]}).scalar()
+    assert state == "kept"
+    assert events(db, ArchiveDocumentVoided) == []
