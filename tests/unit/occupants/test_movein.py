@@ -328,7 +328,8 @@ def test_authority_is_the_role_held_at_the_move_ins_site(occupants, site, booked
     assert refused.status_code == 403 and "cs_supervisor" in refused.get_json()["detail"]
     assert step(occupants, booked, "acceptance", KEYS, TECHNICIAN).status_code == 403
     assert get(occupants, booked)["state"] == "joint_inspection" and events(occupants, MoveInAccepted) == []
-    ok(step(occupants, booked, "acceptance", KEYS, bearer(roles=(), sites=(), site_roles={site["id"]: ["cs_supervisor"]})))
+    supervisor_here = bearer(roles=(), sites=(), site_roles={site["id"]: ["cs_supervisor"]})
+    ok(step(occupants, booked, "acceptance", KEYS, supervisor_here))
 
 
 def test_booking_needs_customer_service_at_the_units_site(occupants, site, unit, person):
