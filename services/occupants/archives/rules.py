@@ -120,9 +120,10 @@ def _policy(session: Session, organization_id: str, site_id: str, setting: polic
 
 def keep_former_owner_archive(session: Session, *, organization_id: str, site_id: str, unit_id: str,
                               person_id: str, transferred_on: date, actor: str) -> None:
-    """On an ownership transfer, keep the former owner's archive apart until its retention date
-    (the site's `archive.former_owner_retention_years` after the transfer) and publish `archive.set_aside.v1`. An owner with no archive
-    yet gets one, so the papers kept on paper have a record to go with. Calling it again changes nothing."""
+    """On an ownership transfer, keep the former owner's archive apart until its retention date (the site's
+    `archive.former_owner_retention_years` after the transfer) and publish `archive.set_aside.v1`. An owner
+    with no archive yet gets one, so the papers kept on paper have a record to go with. Calling it again
+    changes nothing."""
     archive = _archive_of(session, organization_id, unit_id, person_id)
     if archive is None:
         archive = _new_archive(session, organization_id, site_id, unit_id, person_id, actor)

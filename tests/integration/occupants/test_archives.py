@@ -72,8 +72,8 @@ def step(client, path, action, headers=MANAGER):
 def listener(bus_url):
     """A queue bound to occupants' archive events, as a consumer elsewhere would bind one."""
     with Connection(bus_url) as connection:
-        queue = Queue("test.archive-listener", exchange=Exchange(exchange_name("occupants"), type="topic", durable=True),
-                      routing_key="archive.#", auto_delete=False)(connection.default_channel)
+        exchange = Exchange(exchange_name("occupants"), type="topic", durable=True)
+        queue = Queue("test.archive-listener", exchange=exchange, routing_key="archive.#")(connection.default_channel)
         queue.declare()
         queue.purge()
         yield queue
