@@ -131,7 +131,7 @@ def occupants_client():
 
 
 def create_site(client, code: str = "HG", name: str = "Harbour Gardens") -> dict:
-    response = client.post("/v1/sites", json={"code": code, "name": name}, headers=bearer())
+    response = client.post("/v1/sites", json={"code": code, "name": name}, headers=bearer(roles=("property_manager",)))
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 

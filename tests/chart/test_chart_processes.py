@@ -209,7 +209,7 @@ def handled(process: Process, event_type: str) -> float:
 
 def test_a_person_registered_in_occupants_reaches_ticketing(platform):
     token = platform.run_beside("psp-occupants-api", "-m", "shared.cli", "token", "--org", ORG,
-                                "--roles", "cs_specialist", "--sites", "*").strip()
+                                "--roles", "cs_specialist,property_manager", "--sites", "*").strip()
     api = platform.processes["psp-occupants-api"]
     headers = {"Authorization": f"Bearer {token}"}
     site = requests.post(api.url(path="/v1/sites"), json={"code": "CH", "name": "Chart Heights"}, headers=headers,

@@ -73,7 +73,8 @@ def test_another_organizations_records_are_not_found(occupants, site):
 
 
 def test_site_scope_hides_other_sites(occupants, site):
-    other = occupants.post("/v1/sites", json={"code": "NB", "name": "North Bay"}, headers=bearer()).get_json()
+    other = occupants.post("/v1/sites", json={"code": "NB", "name": "North Bay"},
+                           headers=bearer(roles=("property_manager",))).get_json()
     scoped = bearer(sites=(other["id"],))
     assert [s["code"] for s in occupants.get("/v1/sites", headers=scoped).get_json()["items"]] == ["NB"]
     assert occupants.post("/v1/persons", json=person(site), headers=scoped).status_code == 404

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from services.occupants.places import imports, rules
 from services.occupants.places.tables import Building, ImportJob, ImportProblem, Site, Unit
-from shared.auth import ALL_SITES, auth, in_organization, principal, require_role_at, visible_site
+from shared.auth import ALL_SITES, auth, in_organization, principal, require_role_at, require_roles, visible_site
 from shared.fields import DecimalString, UtcDateTime
 from shared.idempotency import idempotent
 from shared.paging import PageQuery, keyset_page, page_of
@@ -181,7 +181,10 @@ def _editable(site_id: str) -> frozenset[str]:
 @idempotent
 @api.input(SiteIn)
 @api.output(SiteOut, status_code=201)
+@api.doc(description="Publishes site.registered.v1. A new site has no staff yet, so this needs one of the roles "
+                     f"held at every site of the organization: {', '.join(rules.EDITORS)}.")
 def create_site(json_data):
+    require_roles(*rules.EDITORS)
     return rules.create_site(db_session(), principal().organization_id, **json_data)
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from services.occupants.people import rules
 from services.occupants.places.tables import Unit
 from shared.bus.envelope import Envelope, event_type_of, unpack
-from tests.conftest import ORG_B, bearer
+from tests.conftest import ORG_B, bearer, create_site
 
 ID_NUMBER = "11010519491231002X"
 SUPERVISOR = ("cs_supervisor",)
@@ -100,7 +100,7 @@ def test_a_person_is_registered_with_normalised_contacts_and_published_without_t
 
 def test_the_id_number_is_whole_only_for_the_roles_that_need_it_at_the_persons_site(occupants, site):
     created = person(occupants, site, id_number=ID_NUMBER)
-    other = occupants.post("/v1/sites", json={"code": "NB", "name": "North Bay"}, headers=bearer()).get_json()
+    other = create_site(occupants, "NB", "North Bay")
     path = f"/v1/persons/{created['id']}"
     for roles in (SUPERVISOR, ("site_manager",), ("property_manager",), ("general_manager",)):
         held_here = bearer(roles=(), site_roles={site["id"]: list(roles)})
@@ -132,7 +132,7 @@ def test_bad_details_name_the_field_and_register_nobody(occupants, site, fields,
 
 
 def test_registering_needs_a_customer_service_role_at_that_site(occupants, site):
-    other = occupants.post("/v1/sites", json={"code": "NB", "name": "North Bay"}, headers=bearer()).get_json()
+    other = create_site(occupants, "NB", "North Bay")
     body = {"site_id": site["id"], "full_name": "王芳", "phone": "13900000000"}
     assert occupants.post("/v1/persons", json=body, headers=bearer(roles=("technician",))).status_code == 403
     elsewhere = bearer(roles=(), site_roles={other["id"]: ["cs_specialist"]}, sites=(site["id"],))
@@ -228,7 +228,8 @@ def test_owners_shares_on_any_day_may_not_exceed_the_whole_unit(occupants, site)
 
 def test_someone_from_another_organization_cannot_be_linked_nor_their_unit_reached(occupants, site):
     unit = new_unit(occupants, site)
-    theirs = occupants.post("/v1/sites", json={"code": "XX", "name": "Theirs"}, headers=bearer(ORG_B)).get_json()
+    theirs = occupants.post("/v1/sites", json={"code": "XX", "name": "Theirs"},
+                            headers=bearer(ORG_B, roles=("property_manager",))).get_json()
     stranger = person(occupants, theirs, headers=bearer(ORG_B))
     refused = occupy(occupants, unit, stranger["id"], expect=422)
     assert refused["field"] == "person_id"
@@ -238,7 +239,7 @@ def test_someone_from_another_organization_cannot_be_linked_nor_their_unit_reach
 
 def test_occupancies_need_a_customer_service_role_at_the_units_site(occupants, site):
     unit, someone = new_unit(occupants, site), person(occupants, site)["id"]
-    other = occupants.post("/v1/sites", json={"code": "NB", "name": "North Bay"}, headers=bearer()).get_json()
+    other = create_site(occupants, "NB", "North Bay")
     occupy(occupants, unit, someone, expect=403, headers=bearer(roles=(), site_roles={other["id"]: ["cs_supervisor"]}))
     occupy(occupants, unit, someone, headers=bearer(roles=(), site_roles={site["id"]: ["cs_supervisor"]}))
 
@@ -456,6 +457,6 @@ def test_search_refuses_what_it_cannot_read(occupants, site):
         response = occupants.get("/v1/persons", query_string={"site_id": site["id"], **params}, headers=bearer())
         assert response.status_code == 422 and response.get_json()["field"] == field
     assert occupants.get("/v1/persons", headers=bearer()).get_json()["field"] == "site_id"
-    other = occupants.post("/v1/sites", json={"code": "NB", "name": "North Bay"}, headers=bearer()).get_json()
+    other = create_site(occupants, "NB", "North Bay")
     scoped = bearer(sites=(other["id"],))
     assert occupants.get("/v1/persons", query_string={"site_id": site["id"]}, headers=scoped).status_code == 404

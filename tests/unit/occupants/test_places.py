@@ -138,6 +138,16 @@ def test_changing_a_site_needs_a_manager_or_supervisor_there_and_another_organiz
     assert audit_rows(occupants, site["id"]) == [] and events(occupants, places_pb2.SiteUpdated) == []
 
 
+def test_a_site_is_created_only_with_a_managers_or_supervisors_role_across_the_organization(occupants, site):
+    body = {"code": "NB", "name": "North Bay"}
+    assert occupants.post("/v1/sites", json=body, headers=SPECIALIST).status_code == 403
+    held_at_one_site = bearer(roles=("cs_specialist",), site_roles={site["id"]: ["site_manager"]})
+    assert occupants.post("/v1/sites", json=body, headers=held_at_one_site).status_code == 403
+    assert [s["code"] for s in occupants.get("/v1/sites", headers=MANAGER).get_json()["items"]] == ["HG"]
+    assert len(events(occupants, places_pb2.SiteRegistered)) == 1
+    assert occupants.post("/v1/sites", json=body, headers=bearer(roles=("cs_supervisor",))).status_code == 201
+
+
 def test_sites_are_listed_a_page_at_a_time_and_only_those_the_caller_sees(occupants, site):
     for code in ("NB", "SB", "WB"):
         occupants.post("/v1/sites", json={"code": code, "name": code}, headers=MANAGER)
