@@ -57,8 +57,8 @@ def seed(session: Session, site: Site) -> None:
     if unit is None or owner is None:
         return
     store = FileStore.from_settings(Settings())
-    archive = rules.open_archive(session, organization_id=site.organization_id, site_id=site.id, unit_id=unit.id,
-                                 person_id=owner.id, actor="demo-cs-specialist")
+    archive = rules.ensure_owner_archive(session, organization_id=site.organization_id, site_id=site.id,
+                                         unit_id=unit.id, person_id=owner.id, actor="demo-cs-specialist")
     id_copy = rules.add_document(session, store, archive, kind="id_copy", title="身份证复印件 ID card copy",
                                  filename="id-card.pdf", content_type="application/pdf",
                                  content=tiny_pdf("ID card copy 身份证复印件"), actor="demo-cs-specialist")
