@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.occupants.decoration import events
-from services.occupants.decoration.tables import Decoration, DecorationOvertime, DecorationViolation
+from services.occupants.decoration.tables import FINISHED, Decoration, DecorationOvertime, DecorationViolation
 from services.occupants.models import chassis, new_id, utcnow
 from services.occupants.people.rules import check_id_number, normalise_phone
 from services.occupants.people.tables import Person
@@ -60,7 +60,7 @@ DECORATION = Workflow("decoration", "applied", [
     Step("rectifying", "fail_inspection", "rectifying", roles=REVIEWERS),
     Step("completed", "request_refund", "refund_requested", roles=APPROVERS),
     Step("refund_requested", "archive", "archived", roles=CS),
-], final=("archived", "rejected"))
+], final=FINISHED)
 
 OVERTIME = Workflow("decoration overtime", "applied", [
     Step("applied", "approve", "approved", roles={CS_SUPERVISOR, *MANAGERS}),

@@ -10,17 +10,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.occupants.models import Base, new_id, utcnow
 
+# The decoration workflow's final states: a unit is free for another decoration once its last one is here.
+FINISHED = ("archived", "rejected")
+
 
 class Decoration(Base):
     """The application, and what each step adds to it: the permit, the fees, the inspection, the refund."""
 
     __tablename__ = "decorations"
-    __table_args__ = (Index("ix_decorations_unit_state", "unit_id", "state"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     organization_id: Mapped[str] = mapped_column(String(36), index=True)
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
-    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"))
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), index=True)
     state: Mapped[str] = mapped_column(String(40))
     # Application (装修申请)
     person_id: Mapped[str | None] = mapped_column(ForeignKey("persons.id"))
@@ -60,6 +62,12 @@ class Decoration(Base):
     refund_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# One decoration in progress per unit, however many requests race to apply.
+_in_progress = Decoration.__table__.c.state.not_in(FINISHED)
+Index("uq_decorations_unit_in_progress", Decoration.__table__.c.unit_id, unique=True,
+      postgresql_where=_in_progress, sqlite_where=_in_progress)
 
 
 class DecorationOvertime(Base):

@@ -3,6 +3,7 @@ and every event the works raise is in the outbox with its payload."""
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -15,10 +16,14 @@ from psp.occupants.v1.decoration_pb2 import (
     DecorationViolationReported,
 )
 from psp.occupants.v1.patrols_pb2 import PatrolPlanPublished, PatrolPlanWithdrawn
+from sqlalchemy.exc import IntegrityError
 
+from services.occupants.decoration import rules
 from services.occupants.models import chassis
+from services.occupants.places.tables import Unit
 from shared import db
 from shared.bus.outbox import record
+from shared.problems import Problem
 from shared.service import load
 from tests.conftest import ORG_A, ORG_B, bearer, running_workers, wait_until
 from tests.support.outbox import published
@@ -128,3 +133,28 @@ def test_the_works_from_application_to_refund_over_the_bus(occupants_api, platfo
     assert (violation.category, violation.severity) == ("decoration", "general")
     plans = {p.plan_id for _, p in published(engine, chassis, PatrolPlanPublished)}
     assert plans == {p.plan_id for _, p in published(engine, chassis, PatrolPlanWithdrawn)} and len(plans) == 2
+
+
+def test_racing_applications_for_one_unit_leave_one_decoration(platform_env, databases, unit):
+    """The second application's check cannot see the first one uncommitted; the unique index stops it."""
+    engine = db.make_engine(platform_env["occupants"])
+    sessions = db.make_sessionmaker(engine)
+    fields = dict(actor="tester", applicant_kind="owner", applicant_name="陈静", applicant_phone="13900000001",
+                  contractor_name="明华装饰", works_description="厨卫翻新", structural_change=False, load_increase=False)
+    outcome = {}
+
+    def second():
+        try:
+            with sessions() as session, session.begin():
+                rules.apply(session, session.get(Unit, unit["id"]), **fields)
+        except (IntegrityError, Problem) as refused:
+            outcome["refused"] = refused
+
+    with sessions() as session, session.begin():
+        rules.apply(session, session.get(Unit, unit["id"]), **fields)
+        racer = threading.Thread(target=second)
+        racer.start()
+    racer.join()
+    engine.dispose()
+    assert "refused" in outcome
+    assert databases["occupants"].scalar("SELECT count(*) FROM decorations WHERE unit_id = :id", id=unit["id"]) == 1

@@ -66,7 +66,10 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_decorations_charges_request_id'), ['charges_request_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_decorations_organization_id'), ['organization_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_decorations_site_id'), ['site_id'], unique=False)
-        batch_op.create_index('ix_decorations_unit_state', ['unit_id', 'state'], unique=False)
+        batch_op.create_index(batch_op.f('ix_decorations_unit_id'), ['unit_id'], unique=False)
+        batch_op.create_index('uq_decorations_unit_in_progress', ['unit_id'], unique=True,
+                              postgresql_where=sa.text("state NOT IN ('archived', 'rejected')"),
+                              sqlite_where=sa.text("state NOT IN ('archived', 'rejected')"))
 
     op.create_table('decoration_overtime',
     sa.Column('id', sa.String(length=36), nullable=False),
