@@ -176,7 +176,7 @@ def _columns(row) -> dict:
 
 def update_person(session: Session, person: Person, *, actor: str, **changes) -> Person:
     """Change the given fields; the audit row names them (not their values: an ID number stays out of the
-    trail), and `person.updated.v1` carries the whole new record."""
+    trail), and `person.updated.v1` carries the whole new record. Giving the same values changes nothing."""
     today = datetime.now(timezone.utc).date()
     current = _columns(person)
     current["emergency_contact"] = {"name": person.emergency_contact_name, "phone": person.emergency_contact_phone,
@@ -184,6 +184,8 @@ def update_person(session: Session, person: Person, *, actor: str, **changes) ->
     given = {key: current[key] for key in (*_PERSON_DEFAULTS, "full_name")}
     new = _person_columns({**given, **changes}, today)
     changed = sorted(key for key, value in new.items() if getattr(person, key) != value)
+    if not changed:
+        return person
     for key in changed:
         setattr(person, key, new[key])
     session.flush()

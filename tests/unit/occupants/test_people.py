@@ -160,6 +160,8 @@ def test_a_change_is_audited_by_field_and_published_whole(occupants, site):
     with _state(occupants).engine.connect() as connection:
         data = connection.scalar(select(audit_log.c.data).where(audit_log.c.action == "update"))
     assert data == {"changed": ["id_number", "preferred_language"]}
+    assert occupants.patch(path, json={"preferred_language": "en"}, headers=bearer()).status_code == 200
+    assert len(published(occupants, PersonUpdated)) == 1
 
 
 def test_another_organizations_person_is_not_found(occupants, site):
