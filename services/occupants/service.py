@@ -3,6 +3,8 @@
 from pathlib import Path
 
 from services.occupants.archives import tables as _archives_tables  # noqa: F401
+from services.occupants.custody import rules as custody
+from services.occupants.custody import tables as _custody_tables  # noqa: F401
 from services.occupants.decoration import handlers as _decoration_handlers  # noqa: F401  (registers the handler)
 from services.occupants.decoration import tables as _decoration_tables  # noqa: F401
 from services.occupants.handlers import handlers
@@ -13,6 +15,7 @@ from services.occupants.movein import tables as _movein_tables  # noqa: F401
 from services.occupants.people import tables as _people_tables  # noqa: F401  (registers the tables)
 from services.occupants.places import imports as places_imports
 from services.occupants.places import tables as _places_tables  # noqa: F401
+from services.occupants.profile import tables as _profile_tables  # noqa: F401
 from services.occupants.staff import tables as _staff_tables  # noqa: F401
 from shared.service import ScheduledJob, Service
 
@@ -24,5 +27,6 @@ SERVICE = Service(
     handlers=handlers,
     migrations=Path(__file__).parent / "migrations",
     jobs=(ScheduledJob("places-imports", 2, places_imports.run_pending),
-          ScheduledJob("move-in-spot-checks", 3600, movein_spot_checks.schedule)),
+          ScheduledJob("move-in-spot-checks", 3600, movein_spot_checks.schedule),
+          ScheduledJob("custody-expiry", 600, custody.expire_due)),
 )

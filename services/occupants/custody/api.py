@@ -97,6 +97,12 @@ class CustodyEndIn(Schema):
     reason = String(load_default="", validate=Length(max=500))
 
 
+class CustodyExtendIn(Schema):
+    ends_on = Date(required=True, validate=Range(date(2000, 1, 1), date(2099, 12, 31)),
+                   metadata={"description": "The new agreed last day, after the present one."})
+    reason = String(load_default="", validate=Length(max=500))
+
+
 class HeavyRainWarningIn(Schema):
     expected_start = AwareDateTime(required=True, metadata={"description": "With its offset."})
     expected_end = AwareDateTime(required=True, metadata={"description": "With its offset."})
@@ -168,10 +174,21 @@ def list_readings(agreement_id, query_data):
     return keyset_page(db_session(), stmt, (CustodyReading.number,), query_data)
 
 
+@api.post("/custody-agreements/<agreement_id>/extend")
+@api.auth_required(auth)
+@api.input(CustodyExtendIn)
+@api.output(CustodyAgreementOut)
+def extend_custody(agreement_id, json_data):
+    agreement = _agreement(agreement_id)
+    held = require_role_at(agreement.site_id, *CUSTOMER_SERVICE)
+    return rules.extend(db_session(), agreement, actor=principal().subject, held_roles=held, **json_data)
+
+
 @api.post("/custody-agreements/<agreement_id>/end")
 @api.auth_required(auth)
 @api.doc(description="The unit goes back to vacant, billing charges the full fee again and the weekly patrol is "
-                     f"withdrawn.\n\n```mermaid\n{rules.CUSTODY.mermaid()}\n```")
+                     "withdrawn. The worker takes this step itself the day after the agreed end."
+                     f"\n\n```mermaid\n{rules.CUSTODY.mermaid()}\n```")
 @api.input(CustodyEndIn)
 @api.output(CustodyAgreementOut)
 def end_custody(agreement_id, json_data):

@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.occupants import roles
 from services.occupants.custody import events
@@ -27,11 +27,14 @@ from shared.bus.outbox import record, record_many
 from shared.problems import Problem
 from shared.workflow import Step, Workflow
 
-# Recording a reading is a step too, so a reading on an ended agreement answers the workflow's 409.
+# Recording a reading and extending are steps too, so either on an ended agreement answers the workflow's 409.
+# The worker ends an agreement whose agreed last day has passed (`expire_due`) with the same "end" step.
 CUSTODY = Workflow("custody agreement", "active", [
     Step("active", "record_reading", "active", roles=roles.CUSTOMER_SERVICE),
+    Step("active", "extend", "active", roles=roles.CUSTOMER_SERVICE),
     Step("active", "end", "ended", roles=roles.CUSTOMER_SERVICE),
 ], final={"ended"})
+EXPIRY_ACTOR = "custody-expiry"
 
 METERS = ("water", "electricity")
 FEE_RATE = policy.define("custody.fee_rate", "0.70",
@@ -104,8 +107,31 @@ def start(session: Session, unit: Unit, owner: Person, *, actor: str, starts_on:
                  entity="custody_agreement", entity_id=agreement.id, action="start", to_state=agreement.state,
                  actor=actor, data={"unit_id": unit.id, "owner_id": owner.id, "keys_held": keys_held,
                                     "water_start": str(water_start), "electricity_start": str(electricity_start)})
-    patrol = events.weekly_patrol(agreement, _midnight(starts_on, site), _midnight(ends_on + timedelta(days=1), site))
-    record_many(session, chassis.outbox, [events.started(agreement), patrol], organization_id=agreement.organization_id)
+    record_many(session, chassis.outbox, [events.started(agreement), _weekly_patrol(agreement, site)],
+                organization_id=agreement.organization_id)
+    return agreement
+
+
+def _weekly_patrol(agreement: CustodyAgreement, site: Site):
+    """From midnight at the site on the first day to midnight after the last."""
+    return events.weekly_patrol(agreement, _midnight(agreement.starts_on, site),
+                                _midnight(agreement.ends_on + timedelta(days=1), site))
+
+
+def extend(session: Session, agreement: CustodyAgreement, *, ends_on: date, reason: str, actor: str,
+           held_roles: Iterable[str] | None) -> CustodyAgreement:
+    """The owner stays away longer: a later agreed end, and the weekly patrol republished to it."""
+    agreement = _locked(session, CustodyAgreement, agreement.id)
+    step = CUSTODY.step(agreement.state, "extend", held_roles)
+    if ends_on <= agreement.ends_on:
+        raise Problem(422, "Unprocessable Content", f"Must be after the agreed end, {agreement.ends_on}.",
+                      field="ends_on")
+    audit.record(session, chassis.audit_log, organization_id=agreement.organization_id, site_id=agreement.site_id,
+                 entity="custody_agreement", entity_id=agreement.id, action=step.action, actor=actor, reason=reason,
+                 data={"ends_on": {"from": agreement.ends_on.isoformat(), "to": ends_on.isoformat()}})
+    agreement.ends_on = ends_on
+    record(session, chassis.outbox, _weekly_patrol(agreement, session.get(Site, agreement.site_id)),
+           organization_id=agreement.organization_id)
     return agreement
 
 
@@ -170,6 +196,27 @@ def end(session: Session, agreement: CustodyAgreement, *, ended_on: date | None,
     record_many(session, chassis.outbox, [events.ended(agreement, reason), events.patrol_withdrawn(agreement, reason)],
                 organization_id=agreement.organization_id)
     return agreement
+
+
+def expire_due(sessions: sessionmaker, batch: int = 200) -> int:
+    """End the agreements whose agreed last day has passed at their site, as of that day; answers how many.
+
+    The batch is locked with SKIP LOCKED, so workers running this at once never end one agreement twice, and
+    a step taken meanwhile by someone else finds the agreement ended (409) rather than ending it again.
+    """
+    with sessions() as session, session.begin():
+        # A site's date is at most a day ahead of UTC's: these are all that can be due.
+        due = session.scalars(select(CustodyAgreement).where(
+            CustodyAgreement.state == "active", CustodyAgreement.ends_on <= utcnow().date())
+            .order_by(CustodyAgreement.ends_on, CustodyAgreement.id).limit(batch)
+            .with_for_update(skip_locked=True)).all()
+        ended = 0
+        for agreement in due:
+            if agreement.ends_on < today_at(session.get(Site, agreement.site_id)):
+                end(session, agreement, ended_on=agreement.ends_on, reason="The agreed end date passed.",
+                    actor=EXPIRY_ACTOR, held_roles=None)
+                ended += 1
+    return ended
 
 
 def announce_heavy_rain(session: Session, site: Site, *, expected_start: datetime, expected_end: datetime,

@@ -131,3 +131,34 @@ def test_custody_events_reach_the_bus(occupants_api, demo_site, unit_and_owner, 
     assert sorted(received(listener)) == sorted([
         "custody.started.v1", "patrol_plan.published.v1", "custody.meter_limit_exceeded.v1",
         "patrol_plan.published.v1", "patrol_plan.published.v1", "custody.ended.v1", "patrol_plan.withdrawn.v1"])
+
+
+def test_workers_expiring_at_once_end_each_lapsed_agreement_once(occupants_api, demo_site, site_staff, databases,
+                                                                  platform_env):
+    from services.occupants.custody.rules import expire_due
+    from shared import db
+
+    manager, clerk, _ = site_staff
+    building = occupants_api.post(f"/v1/sites/{demo_site}/buildings", headers=manager,
+                                  json={"code": "L", "name": "Lapsed"}).get_json()
+    owner = occupants_api.post("/v1/persons", headers=manager, json={
+        "site_id": demo_site, "full_name": "周丽", "phone": "13900000009"}).get_json()
+    for number in range(5):
+        unit = occupants_api.post(f"/v1/buildings/{building['id']}/units", headers=manager, json={
+            "number": f"L{number}", "floor": 1, "kind": "residence", "floor_area_m2": "70.00"}).get_json()
+        body = {**agreement_body(unit, owner), "starts_on": "2026-01-01", "ends_on": "2026-03-31"}
+        assert occupants_api.post("/v1/custody-agreements", headers=clerk, json=body).status_code == 201
+
+    engine = db.make_engine(platform_env["occupants"])
+    try:
+        sessions = db.make_sessionmaker(engine)
+        with ThreadPoolExecutor(3) as pool:
+            ended = list(pool.map(lambda batch: expire_due(sessions, batch=batch), [2, 2, 2]))
+        ended.append(expire_due(sessions))
+    finally:
+        engine.dispose()
+    assert sum(ended) == 5
+    occupants = databases["occupants"]
+    assert occupants.scalar("SELECT count(*) FROM outbox WHERE event_type = 'custody.ended.v1'") == 5
+    assert occupants.scalar("SELECT count(*) FROM units WHERE building_id = :b AND state = 'vacant'",
+                            b=building["id"]) == 5

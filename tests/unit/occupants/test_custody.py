@@ -75,7 +75,7 @@ def reading(client, agreement, meter, value, headers=CS):
 
 def test_start_puts_the_unit_in_custody_flags_the_fee_and_plans_a_weekly_patrol(occupants, custody):
     agreement, unit, owner = custody
-    assert agreement["state"] == "active" and agreement["allowed"] == ["record_reading", "end"]
+    assert agreement["state"] == "active" and agreement["allowed"] == ["record_reading", "extend", "end"]
     assert agreement["fee_rate"] == "0.70" and agreement["water_start"] == "120.50"
     assert unit_state(occupants, unit["id"]) == "in_custody"
     assert [(e, a, t) for e, a, _, t, _ in trail(occupants, unit["id"])] == [("unit", "in_custody", "in_custody")]
@@ -299,6 +299,51 @@ def test_the_list_pages_a_sites_agreements_by_state(occupants, site, custody):
     rest = occupants.get(f"/v1/custody-agreements?site_id={site['id']}&cursor={first_page['next_cursor']}",
                          headers=CS).get_json()
     assert {a["id"] for a in first_page["items"] + rest["items"]} == {agreement["id"], second["id"]}
+
+
+def test_extend_republishes_the_weekly_patrol_to_the_new_end(occupants, custody):
+    agreement, _, _ = custody
+    path = f"/v1/custody-agreements/{agreement['id']}/extend"
+    not_later = post(occupants, path, {"ends_on": "2027-06-30"})
+    assert not_later.status_code == 422 and not_later.get_json()["field"] == "ends_on"
+    elsewhere = bearer(roles=(), site_roles={"another-site": ["cs_supervisor"]}, sites=("*",))
+    assert post(occupants, path, {"ends_on": "2027-12-31"}, elsewhere).status_code == 403
+    assert post(occupants, path, {"ends_on": "2027-12-31"}, bearer(org=ORG_B, roles=("site_manager",))
+                ).status_code == 404
+
+    extended = post(occupants, path, {"ends_on": "2027-12-31", "reason": "业主延期回国"})
+    assert extended.status_code == 200 and extended.get_json()["ends_on"] == "2027-12-31"
+    first, again = events(occupants, PatrolPlanPublished)
+    assert again.plan_id == first.plan_id and again.rrule == "FREQ=WEEKLY"
+    assert again.ends_at.ToDatetime(timezone.utc) == datetime(2027, 12, 31, 16, tzinfo=timezone.utc)
+    assert trail(occupants, agreement["id"])[-1][:2] == ("custody_agreement", "extend")
+
+    post(occupants, f"/v1/custody-agreements/{agreement['id']}/end", {"ended_on": "2027-03-01"})
+    late = post(occupants, path, {"ends_on": "2028-12-31"})
+    assert late.status_code == 409 and late.get_json()["allowed"] == []
+
+
+def test_the_worker_ends_agreements_past_their_agreed_end_once(occupants, site):
+    from services.occupants.custody.rules import EXPIRY_ACTOR, expire_due
+
+    owner = make_owner(occupants, site)
+    lapsed_unit, running_unit = make_unit(occupants, site, "1805"), make_unit(occupants, site, "1806")
+    lapsed = post(occupants, "/v1/custody-agreements",
+                  agreement_body(lapsed_unit, owner, starts_on="2026-01-01", ends_on="2026-06-30")).get_json()
+    running = post(occupants, "/v1/custody-agreements", agreement_body(running_unit, owner)).get_json()
+    sessions = occupants.application.extensions["psp"].sessions
+
+    assert expire_due(sessions) == 1
+    assert expire_due(sessions) == 0
+    assert occupants.get(f"/v1/custody-agreements/{lapsed['id']}", headers=CS).get_json()["state"] == "ended"
+    assert occupants.get(f"/v1/custody-agreements/{running['id']}", headers=CS).get_json()["state"] == "active"
+    assert (unit_state(occupants, lapsed_unit["id"]), unit_state(occupants, running_unit["id"])) == (
+        "vacant", "in_custody")
+    [ended] = events(occupants, CustodyEnded)
+    assert (ended.agreement_id, ended.ended_on) == (lapsed["id"], "2026-06-30")
+    assert [w.plan_id for w in events(occupants, PatrolPlanWithdrawn)] == [
+        p.plan_id for p in events(occupants, PatrolPlanPublished) if p.reference_id == lapsed["id"]]
+    assert trail(occupants, lapsed["id"])[-1] == ("custody_agreement", "end", "active", "ended", EXPIRY_ACTOR)
 
 
 def test_the_docs_hold_the_current_diagram(occupants):
