@@ -27,7 +27,7 @@ _Code = String(required=True, validate=Length(1, 40))
 _Name = String(required=True, validate=Length(1, 200))
 _TimeZone = String(validate=Length(1, 64), metadata={"description": "IANA time zone name.",
                                                       "example": rules.DEFAULT_TIME_ZONE})
-_Reason = String(validate=Length(max=500), metadata={"description": "Why, for the audit trail."})
+_WHY = {"description": "Why, for the audit trail."}
 _EDITORS = f"Needs one of the roles at the site: {', '.join(rules.EDITORS)}."
 
 
@@ -50,10 +50,8 @@ class HolidayOverrideOut(HolidayOverride):
     date = String(metadata={"format": "date", "description": "YYYY-MM-DD, local to the site."})
 
 
-_Hours = List(Nested(ReceptionFrame), validate=Length(max=42),
-              metadata={"description": "Weekly frames; several a day allowed; a weekday without frames is closed."})
-_Overrides = List(Nested(HolidayOverride), validate=Length(max=400),
-                  metadata={"description": "Operator overrides of the national holiday calendar, one per date."})
+_HOURS = "Weekly frames; several a day allowed; a weekday without frames is closed."
+_OVERRIDES = "Operator overrides of the national holiday calendar, one per date."
 
 
 class SiteIn(Schema):
@@ -63,18 +61,19 @@ class SiteIn(Schema):
                        metadata=_TimeZone.metadata)
     reception_hours = List(Nested(ReceptionFrame), validate=Length(max=42),
                            load_default=lambda: list(rules.DEFAULT_RECEPTION_HOURS),
-                           metadata={**_Hours.metadata, "description": _Hours.metadata["description"]
-                                     + " Default (SPEC X-4): Mon–Fri 08:30–18:00, Sat–Sun 09:00–17:00."})
+                           metadata={"description": f"{_HOURS} Default (SPEC X-4): Mon–Fri 08:30–18:00, "
+                                                    "Sat–Sun 09:00–17:00."})
     holiday_overrides = List(Nested(HolidayOverride), validate=Length(max=400), load_default=list,
-                             metadata=_Overrides.metadata)
+                             metadata={"description": _OVERRIDES})
 
 
 class SitePatch(Schema):
     name = String(validate=Length(1, 200))
     time_zone = _TimeZone
-    reception_hours = _Hours
-    holiday_overrides = _Overrides
-    reason = String(load_default="", validate=Length(max=500), metadata=_Reason.metadata)
+    reception_hours = List(Nested(ReceptionFrame), validate=Length(max=42), metadata={"description": _HOURS})
+    holiday_overrides = List(Nested(HolidayOverride), validate=Length(max=400),
+                             metadata={"description": _OVERRIDES})
+    reason = String(load_default="", validate=Length(max=500), metadata=_WHY)
 
 
 class SiteOut(Schema):
@@ -117,7 +116,7 @@ class UnitPatch(Schema):
     kind = String(validate=OneOf(rules.UNIT_KINDS))
     floor_area_m2 = DecimalString(places=2, minimum=0, exclusive_minimum=True,
                                   metadata={"description": "A corrected floor area in m²."})
-    reason = String(required=True, validate=Length(1, 500), metadata=_Reason.metadata)
+    reason = String(required=True, validate=Length(1, 500), metadata=_WHY)
 
 
 class UnitOut(Schema):
