@@ -91,6 +91,10 @@ def migrate(name: str, url: str, bus_url: str | None = None) -> None:
 @pytest.fixture
 def platform_env(monkeypatch, pg_database, bus_url):
     """Fresh databases for every service and the probe, migrated; environment pointing at them."""
+    return set_up_platform(monkeypatch, pg_database, bus_url)
+
+
+def set_up_platform(monkeypatch, pg_database, bus_url) -> dict[str, str]:
     urls = {}
     for name in ("occupants", "ticketing", "billing", "access", "notifications", "tests.support.probe.service"):
         short = name.rsplit(".", 2)[-2] if "." in name else name

@@ -3,14 +3,16 @@
 schemathesis generates requests from the document itself (valid and invalid ones), so endpoints added
 later are covered without editing this file. Every answer must be documented (status code), match its
 schema and content type, and never be a server error. The caller is authenticated with every role at
-every site of the demo organization, whose demo data is seeded first, and path ids are drawn from that
-data half the time, so requests reach real records and their rules rather than stopping at a 404.
+every site of the demo organization, whose demo data is seeded first (and its events handled, so read
+models hold it too), and path ids are drawn from that data half the time, so requests reach real records
+and their rules rather than stopping at a 404.
 
 Sized by PSP_FUZZ_EXAMPLES (examples per operation and generation phase).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import pytest
@@ -25,13 +27,16 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from sqlalchemy import select
+from kombu import Queue
+from sqlalchemy import String, func, select
 
 from services import NAMES
 from services.run import DEMO_ORGANIZATION
 from shared import db
+from shared.bus.connection import connect
+from shared.config import Settings
 from shared.service import load
-from tests.conftest import bearer
+from tests.conftest import bearer, running_workers, set_up_platform, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -42,47 +47,98 @@ ROLES = ("general_manager", "property_manager", "site_manager", "cs_supervisor",
 HEADERS = bearer(DEMO_ORGANIZATION, roles=ROLES)
 
 
-def _seed_and_collect_ids(name: str, url: str) -> list[str]:
-    """Seed the service's demo data; answer the ids of its rows, for path parameters."""
+@pytest.fixture(scope="module")
+def seeded_platform(pg_database, bus_url):
+    """Every service on fresh databases with the demo organization seeded, and the seeds' events handled
+    everywhere, so read models hold the demo people too."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        urls = set_up_platform(monkeypatch, pg_database, bus_url)
+        for name in NAMES:
+            _seed(name, urls[name])
+        with running_workers(*NAMES):
+            try:
+                wait_until(lambda: all(_waiting(name, urls[name]) == (0, 0) for name in NAMES), timeout=60,
+                           interval=0.5, what="the demo data's events handled")
+            except AssertionError as timeout:
+                raise AssertionError(f"{timeout}; (outbox, inbox) waiting: "
+                                     f"{ {name: _waiting(name, urls[name]) for name in NAMES} }") from None
+        yield urls
+
+
+def _seed(name: str, url: str) -> None:
+    try:
+        demo = importlib.import_module(f"services.{name}.demo")
+    except ModuleNotFoundError:
+        return
+    engine = db.make_engine(url)
+    with db.make_sessionmaker(engine)() as session, session.begin():
+        demo.seed(session, DEMO_ORGANIZATION)
+    engine.dispose()
+
+
+def _waiting(name: str, url: str) -> tuple[int, int]:
+    """(outbox rows the relay has not tried yet, messages ready in the inbox queue). An event no service
+    subscribes to stays in the outbox by design (the relay publishes with `mandatory`), so a tried row counts
+    as done here."""
     service = load(name)
     engine = db.make_engine(url)
-    ids: list[str] = []
-    with db.make_sessionmaker(engine)() as session:
-        try:
-            demo = __import__(f"services.{name}.demo", fromlist=["seed"])
-        except ModuleNotFoundError:
-            demo = None
-        if demo is not None:
-            with session.begin():
-                demo.seed(session, DEMO_ORGANIZATION)
-        for table in service.metadata.sorted_tables:
-            for column_name in ("id", "person_id"):
-                if column_name in table.c and str(table.c[column_name].type).startswith("VARCHAR"):
-                    ids += session.scalars(select(table.c[column_name]).limit(50)).all()
+    with engine.connect() as connection:
+        pending = connection.scalar(select(func.count()).select_from(service.tables.outbox)
+                                    .where(service.tables.outbox.c.published_at.is_(None),
+                                           service.tables.outbox.c.attempts == 0))
     engine.dispose()
-    return sorted(set(ids)) or ["00000000-0000-4000-8000-000000000000"]
+    subscription = service.subscription(Settings().bus_retry_delays)
+    if subscription is None:
+        return pending, 0
+    with connect(Settings()) as connection:
+        _, waiting, _ = Queue(subscription.inbox)(connection.default_channel).queue_declare(passive=True)
+    return pending, waiting
+
+
+def _record_ids(urls: dict[str, str]) -> list[str]:
+    """The string primary keys of every service's own tables."""
+    ids: set[str] = set()
+    for name in NAMES:
+        service, url = load(name), urls[name]
+        chassis = {table.name for table in vars(service.tables).values()}
+        engine = db.make_engine(url)
+        with engine.connect() as connection:
+            for table in service.metadata.sorted_tables:
+                for column in table.primary_key.columns:
+                    if table.name not in chassis and isinstance(column.type, String):
+                        ids.update(connection.scalars(select(column).limit(100)))
+        engine.dispose()
+    return sorted(ids)
 
 
 def _known_ids(ids: list[str]):
     """Half the path ids drawn from the seeded records, so requests get past the 404."""
 
     def before_generate_path_parameters(context, strategy):
-        known = strategy.flatmap(lambda parameters: st.fixed_dictionaries({
-            key: st.sampled_from(ids) if key.endswith("id") else st.just(value)
-            for key, value in parameters.items()
-        }))
-        return st.one_of(strategy, known)
+        def with_known_ids(generated):
+            # Plain parameters, or (in some of schemathesis' phases) wrapped with how they were made.
+            parameters = generated if isinstance(generated, dict) else generated.value
+            if not parameters:
+                return st.just(generated)
+            replacements = st.fixed_dictionaries({
+                key: st.sampled_from(ids) if key.endswith("id") else st.just(value)
+                for key, value in parameters.items()
+            })
+            if isinstance(generated, dict):
+                return replacements
+            return replacements.map(lambda known: generated.map_value(lambda _: known))
+
+        return st.one_of(strategy, strategy.flatmap(with_known_ids))
 
     return before_generate_path_parameters
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_every_answer_is_documented_and_none_is_a_server_error(name, platform_env):
-    ids = _seed_and_collect_ids(name, platform_env[name])
-    app = __import__(f"services.{name}.app", fromlist=["create_app"]).create_app()
+def test_every_answer_is_documented_and_none_is_a_server_error(name, seeded_platform):
+    app = importlib.import_module(f"services.{name}.app").create_app()
     try:
         schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
-        schema.hook(_known_ids(ids))
+        schema.hook(_known_ids(_record_ids(seeded_platform)))
         findings = []
         for result in schema.get_all_operations():
             operation = result.ok()
@@ -110,8 +166,8 @@ def _fuzz(operation, mode, schema) -> list[str]:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_the_documents_are_valid_openapi(name, platform_env):
-    app = __import__(f"services.{name}.app", fromlist=["create_app"]).create_app()
+def test_the_documents_are_valid_openapi(name, seeded_platform):
+    app = importlib.import_module(f"services.{name}.app").create_app()
     try:
         validate(app.test_client().get("/openapi.json").get_json())
     finally:
