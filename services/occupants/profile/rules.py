@@ -2,7 +2,8 @@
 
 The steward's duties in the seeds: know at least 95% of the households in their area (客户熟悉度), mind the key
 customers who complain often (重点客户) and the silent majority (沉默客户) alike, keep each household's
-record up to date. A household is an occupied unit, lived in by its owner or by tenants.
+record up to date. A household is an occupied unit, lived in by its owner or by tenants; when new owners or
+tenants move in it is a new household, which the steward has yet to get to know.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.occupants import roles
 from services.occupants.custody.rules import today_at
 from services.occupants.models import chassis, utcnow
-from services.occupants.people.tables import Person
+from services.occupants.people.tables import Occupancy, Person
 from services.occupants.places.tables import Building, Site, Unit
 from services.occupants.profile import events
 from services.occupants.profile.tables import CustomerProfile, FamiliarityRecord, StewardAssignment
@@ -35,6 +36,8 @@ SUPERVISED = ("key_customer", "key_customer_reason", "silent_customer", "grade")
 PROFILE_FIELDS = (*SUPERVISED, "notes")
 CONTACT_WAYS = ("visit", "phone", "meeting", "community_event", "message")
 HOUSEHOLD_STATES = ("occupied", "rented")
+# The occupants whose arrival makes a new household (a new household member does not).
+HOUSEHOLD_HEADS = ("owner", "tenant")
 
 
 def profile_of(session: Session, site: Site, person: Person) -> CustomerProfile:
@@ -137,6 +140,15 @@ def households(session: Session, site: Site) -> dict[str, set[str]]:
     return answer
 
 
+def households_since(session: Session, site: Site) -> dict[str, date]:
+    """When each unit's present household moved in: the latest start of its current owners and tenants.
+    Units without occupancies on record have no date, and any acquaintance counts."""
+    return dict(session.execute(
+        select(Occupancy.unit_id, func.max(Occupancy.start_date))
+        .where(Occupancy.site_id == site.id, Occupancy.state == "current", Occupancy.role.in_(HOUSEHOLD_HEADS))
+        .group_by(Occupancy.unit_id)).tuples().all())
+
+
 def record_familiarity(session: Session, site: Site, unit: Unit, *, steward: str, known_on: date, how: str,
                        note: str, actor: str, held_roles: Iterable[str]) -> FamiliarityRecord:
     """The steward knows the unit's household. A steward records their own; a supervisor anyone's."""
@@ -148,6 +160,10 @@ def record_familiarity(session: Session, site: Site, unit: Unit, *, steward: str
         raise Problem(422, "Unprocessable Content", f"Not an occupied unit {steward} looks after.", field="unit_id")
     if known_on > today_at(site):
         raise Problem(422, "Unprocessable Content", "Cannot be in the future.", field="known_on")
+    moved_in = households_since(session, site).get(unit.id)
+    if moved_in and known_on < moved_in:
+        raise Problem(422, "Unprocessable Content", f"Before the present household moved in, on {moved_in}.",
+                      field="known_on")
     entry = FamiliarityRecord(organization_id=site.organization_id, site_id=site.id, unit_id=unit.id,
                               steward=steward, known_on=known_on, how=how, note=note, recorded_by=actor)
     session.add(entry)
@@ -159,7 +175,8 @@ def record_familiarity(session: Session, site: Site, unit: Unit, *, steward: str
 
 
 def familiarity(session: Session, site: Site) -> dict:
-    """The familiarity KPI of each steward and of the site: households known over households assigned."""
+    """The familiarity KPI of each steward and of the site: households known over households assigned. A
+    household is known to its steward from an acquaintance made since it moved in."""
     value = policy.value(session, chassis, site.organization_id, site.id, FAMILIARITY_TARGET)
     try:
         target = Decimal(str(value))
@@ -168,8 +185,11 @@ def familiarity(session: Session, site: Site) -> dict:
     if not target.is_finite() or not 0 <= target <= 1:
         raise Problem(409, "Conflict", f"The setting {FAMILIARITY_TARGET.key} holds {value!r}: a share from 0 to 1 "
                                        "is needed; correct it under /v1/policies.")
-    known_pairs = set(session.execute(select(FamiliarityRecord.steward, FamiliarityRecord.unit_id)
-                                      .where(FamiliarityRecord.site_id == site.id).distinct()).tuples())
+    since = households_since(session, site)
+    known_pairs = {(steward, unit_id) for steward, unit_id, latest in session.execute(
+        select(FamiliarityRecord.steward, FamiliarityRecord.unit_id, func.max(FamiliarityRecord.known_on))
+        .where(FamiliarityRecord.site_id == site.id).group_by(FamiliarityRecord.steward, FamiliarityRecord.unit_id))
+        if unit_id not in since or latest >= since[unit_id]}
     stewards = []
     for steward, units in sorted(households(session, site).items()):
         known = sum((steward, unit_id) in known_pairs for unit_id in units)

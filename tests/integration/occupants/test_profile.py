@@ -47,7 +47,7 @@ def test_a_profile_change_reaches_the_bus(occupants_api, demo_site, unit_and_own
 
 
 def test_the_familiarity_kpi(occupants_api, demo_site, unit_and_owner, site_staff):
-    building, (_, occupied, _), _ = unit_and_owner
+    building, (_, occupied, _), owner = unit_and_owner
     manager, _, wang = site_staff
     path = f"/v1/sites/{demo_site}/steward-assignments"
     assert occupants_api.post(path, headers=manager, json={"steward": "wang", "building_id": building["id"]}
@@ -62,3 +62,8 @@ def test_the_familiarity_kpi(occupants_api, demo_site, unit_and_owner, site_staf
     report = occupants_api.get(f"/v1/sites/{demo_site}/familiarity", headers=manager).get_json()
     assert report["stewards"] == [{"steward": "wang", "assigned": 2, "known": 1, "rate": "0.5000",
                                    "meets_target": False}]
+    tenant = occupants_api.post(f"/v1/units/{occupied['id']}/occupancies", headers=manager, json={
+        "person_id": owner["id"], "role": "tenant", "start_date": "2026-12-01"})
+    assert tenant.status_code == 201, tenant.get_json()
+    report = occupants_api.get(f"/v1/sites/{demo_site}/familiarity", headers=manager).get_json()
+    assert (report["assigned"], report["known"]) == (2, 0)

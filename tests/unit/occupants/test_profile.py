@@ -269,6 +269,24 @@ def test_assignments_are_for_supervisors_and_audited(occupants, site, towers):
         assert connection.scalar(select(func.count()).select_from(table)) == 0
 
 
+def test_a_new_household_is_one_the_steward_has_yet_to_know(occupants, site, towers, person):
+    (tower_a, units_a), _ = towers["A"], towers["B"]
+    unit = units_a[0]
+    created(assign(occupants, site, {"steward": "wang", "building_id": tower_a["id"]}))
+    wang = as_user("wang", {site["id"]: ["steward"]})
+    created(know(occupants, site, unit, wang, known_on="2026-11-01"))
+    assert report(occupants, site)["known"] == 1
+
+    tenant = created(post(occupants, f"/v1/units/{unit['id']}/occupancies", {
+        "person_id": person["id"], "role": "tenant", "start_date": "2026-11-10"}))
+    assert tenant["role"] == "tenant"
+    assert report(occupants, site)["known"] == 0
+    before = know(occupants, site, unit, wang, known_on="2026-11-09")
+    assert before.status_code == 422 and before.get_json()["field"] == "known_on"
+    created(know(occupants, site, unit, wang, known_on="2026-11-10"))
+    assert report(occupants, site)["known"] == 1
+
+
 def test_a_steward_with_no_households_has_no_rate(occupants, site, towers):
     vacant = towers["A"][1][4]
     created(assign(occupants, site, {"steward": "sun", "unit_id": vacant["id"]}))
