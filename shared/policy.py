@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared import audit, bulk
+from shared.problems import Problem
 from shared.tables import ChassisTables
 
 ORGANIZATION_WIDE = ""
@@ -50,6 +52,21 @@ def value(session: Session, tables: ChassisTables, organization_id: str, site_id
     if site_id and site_id in rows:
         return rows[site_id]
     return rows.get(ORGANIZATION_WIDE, setting.default)
+
+
+def decimal_value(session: Session, tables: ChassisTables, organization_id: str, site_id: str | None,
+                  setting: Setting, *, maximum: Decimal, places: int = 2) -> Decimal:
+    """A decimal setting's value in force, from 0 to `maximum` with at most `places` decimals. An override
+    may hold any JSON string; one that is not such a decimal answers 409 naming the setting, not a 500."""
+    held = value(session, tables, organization_id, site_id, setting)
+    try:
+        number = Decimal(str(held))
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite() or not 0 <= number <= maximum or number.as_tuple().exponent < -places:
+        raise Problem(409, "Conflict", f"The setting {setting.key} holds {held!r}: a decimal from 0 to {maximum} "
+                                       f"with at most {places} places is needed; correct it under /v1/policies.")
+    return number
 
 
 def effective(session: Session, tables: ChassisTables, organization_id: str, site_id: str | None) -> list[dict]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -51,19 +51,6 @@ RAIN_PATROL_HOURS = policy.define("custody.heavy_rain_patrol_hours", 2,
 RAIN_WARNING_HORIZON = timedelta(days=14)
 
 
-def _decimal_setting(session: Session, site: Site, setting: policy.Setting, maximum: Decimal) -> Decimal:
-    """A decimal setting in force at the site; 409 when an override holds something that is not one."""
-    value = policy.value(session, chassis, site.organization_id, site.id, setting)
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        number = None
-    if number is None or not number.is_finite() or not 0 <= number <= maximum or number.as_tuple().exponent < -2:
-        raise Problem(409, "Conflict", f"The setting {setting.key} holds {value!r}: a decimal from 0 to {maximum} "
-                                       "with at most two places is needed; correct it under /v1/policies.")
-    return number
-
-
 def _midnight(day: date, site: Site) -> datetime:
     return datetime.combine(day, time(), ZoneInfo(site.time_zone)).astimezone(timezone.utc)
 
@@ -97,7 +84,9 @@ def start(session: Session, unit: Unit, owner: Person, *, actor: str, starts_on:
         organization_id=unit.organization_id, site_id=unit.site_id, unit_id=unit.id, owner_id=owner.id,
         state=CUSTODY.initial, starts_on=starts_on, ends_on=ends_on, keys_held=keys_held,
         water_start=water_start, electricity_start=electricity_start,
-        fee_rate=_decimal_setting(session, site, FEE_RATE, Decimal(1)), created_by=actor,
+        fee_rate=policy.decimal_value(session, chassis, site.organization_id, site.id, FEE_RATE,
+                                      maximum=Decimal(1)),
+        created_by=actor,
     )
     session.add(agreement)
     session.flush()
@@ -161,7 +150,8 @@ def record_reading(session: Session, agreement: CustodyAgreement, *, meter: str,
     audit.record(session, chassis.audit_log, organization_id=agreement.organization_id, site_id=agreement.site_id,
                  entity="custody_agreement", entity_id=agreement.id, action="record_reading", actor=actor,
                  data={"meter": meter, "reading": str(reading), "used": str(row.used)})
-    limit = _decimal_setting(session, session.get(Site, agreement.site_id), LIMITS[meter], Decimal("9999999999"))
+    limit = policy.decimal_value(session, chassis, agreement.organization_id, agreement.site_id, LIMITS[meter],
+                                 maximum=Decimal("9999999999"))
     alerted = f"{meter}_alerted_at"
     if row.used > limit and getattr(agreement, alerted) is None:
         setattr(agreement, alerted, utcnow())

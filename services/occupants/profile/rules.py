@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -177,14 +177,8 @@ def record_familiarity(session: Session, site: Site, unit: Unit, *, steward: str
 def familiarity(session: Session, site: Site) -> dict:
     """The familiarity KPI of each steward and of the site: households known over households assigned. A
     household is known to its steward from an acquaintance made since it moved in."""
-    value = policy.value(session, chassis, site.organization_id, site.id, FAMILIARITY_TARGET)
-    try:
-        target = Decimal(str(value))
-    except InvalidOperation:
-        target = Decimal("NaN")
-    if not target.is_finite() or not 0 <= target <= 1:
-        raise Problem(409, "Conflict", f"The setting {FAMILIARITY_TARGET.key} holds {value!r}: a share from 0 to 1 "
-                                       "is needed; correct it under /v1/policies.")
+    target = policy.decimal_value(session, chassis, site.organization_id, site.id, FAMILIARITY_TARGET,
+                                  maximum=Decimal(1), places=4)
     since = households_since(session, site)
     known_pairs = {(steward, unit_id) for steward, unit_id, latest in session.execute(
         select(FamiliarityRecord.steward, FamiliarityRecord.unit_id, func.max(FamiliarityRecord.known_on))

@@ -189,6 +189,13 @@ def test_limits_are_site_policy(occupants, site, custody):
     occupants.put("/v1/policies/custody.water_limit", json={"site_id": site["id"], "value": "10"}, headers=MANAGER)
     assert reading(occupants, agreement, "water", "128.50").get_json()["over_limit"] is False
     assert events(occupants, CustodyMeterLimitExceeded) == []
+    # An override that is no decimal is a conflict to correct, not a server error; nothing is recorded meanwhile.
+    occupants.put("/v1/policies/custody.water_limit", json={"site_id": site["id"], "value": "plenty"},
+                  headers=MANAGER)
+    refused = reading(occupants, agreement, "water", "129.00")
+    assert refused.status_code == 409 and "custody.water_limit" in refused.get_json()["detail"]
+    listed = occupants.get(f"/v1/custody-agreements/{agreement['id']}/readings", headers=CS).get_json()
+    assert [r["reading"] for r in listed["items"]] == ["128.50"]
 
 
 def test_a_reading_below_the_previous_one_is_refused(occupants, custody):
