@@ -178,10 +178,10 @@ def list_profiles(site_id, query_data):
 @api.output(StewardAssignmentOut, status_code=201)
 def assign_steward(site_id, json_data):
     site, _ = _site_for(site_id, *rules.SUPERVISORS)
-    building = json_data["building_id"] and get_visible(Building, json_data["building_id"], "building")
-    unit = json_data["unit_id"] and get_visible(Unit, json_data["unit_id"], "unit")
-    return rules.assign_steward(db_session(), site, steward=json_data["steward"], building=building or None,
-                                unit=unit or None, actor=principal().subject)
+    building = get_visible(Building, json_data["building_id"], "building") if json_data["building_id"] else None
+    unit = get_visible(Unit, json_data["unit_id"], "unit") if json_data["unit_id"] else None
+    return rules.assign_steward(db_session(), site, steward=json_data["steward"], building=building, unit=unit,
+                                actor=principal().subject)
 
 
 @api.get("/sites/<site_id>/steward-assignments")
