@@ -57,12 +57,14 @@ _OVERRIDES = "Operator overrides of the national holiday calendar, one per date.
 class SiteIn(Schema):
     code = _Code
     name = _Name
-    time_zone = String(load_default=rules.DEFAULT_TIME_ZONE, validate=Length(1, 64),
-                       metadata=_TimeZone.metadata)
+    time_zone = String(validate=Length(1, 64),
+                       metadata={**_TimeZone.metadata, "description": "IANA time zone name. Default: the "
+                                 f"organization's policy {rules.TIME_ZONE.key} ({rules.DEFAULT_TIME_ZONE} unless "
+                                 "changed)."})
     reception_hours = List(Nested(ReceptionFrame), validate=Length(max=42),
-                           load_default=lambda: list(rules.DEFAULT_RECEPTION_HOURS),
-                           metadata={"description": f"{_HOURS} Default (SPEC X-4): Mon–Fri 08:30–18:00, "
-                                                    "Sat–Sun 09:00–17:00."})
+                           metadata={"description": f"{_HOURS} Default: the organization's policy "
+                                                    f"{rules.RECEPTION_HOURS.key} (unless changed, SPEC X-4's "
+                                                    "Mon–Fri 08:30–18:00, Sat–Sun 09:00–17:00)."})
     holiday_overrides = List(Nested(HolidayOverride), validate=Length(max=400), load_default=list,
                              metadata={"description": _OVERRIDES})
 

@@ -7,6 +7,7 @@ keep of sites (ticketing's calendars) and units (billing's areas) follow exactly
 from __future__ import annotations
 
 import functools
+import re
 import zoneinfo
 from collections.abc import Iterable, Sequence
 from datetime import date
@@ -19,7 +20,7 @@ from services.occupants import roles
 from services.occupants.models import chassis
 from services.occupants.places import events
 from services.occupants.places.tables import Building, Site, Unit
-from shared import audit
+from shared import audit, policy
 from shared.bus.outbox import record
 from shared.problems import Problem
 from shared.workflow import Step, Workflow
@@ -37,6 +38,11 @@ DEFAULT_RECEPTION_HOURS = tuple(
     {"weekday": day, "opens": "09:00", "closes": "17:00"}
     for day in range(1, 8)
 )
+# What a new site starts with when its registration does not say; each site keeps its own afterwards.
+TIME_ZONE = policy.define("places.time_zone", DEFAULT_TIME_ZONE, "IANA time zone of a new site (X-4).")
+RECEPTION_HOURS = policy.define(
+    "places.reception_hours", list(DEFAULT_RECEPTION_HOURS),
+    'Reception hours of a new site (X-4): weekly frames {"weekday": 1-7, "opens": "HH:MM", "closes": "HH:MM"}.')
 
 # A unit's state follows what happens to it; the step's action is the state it goes to. Custody (OCC-6) is
 # for units nobody lives in, so an occupied or rented unit is vacated first.
@@ -50,6 +56,9 @@ _MOVES = {
 UNIT_STATE = Workflow("unit", "vacant", [
     Step(source, target, target, roles=EDITORS) for source, targets in _MOVES.items() for target in targets
 ])
+
+
+_CLOCK = re.compile(r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")
 
 
 @functools.cache
@@ -92,9 +101,13 @@ def _overrides(overrides: Iterable[dict]) -> list[dict]:
                   key=lambda o: o["date"])
 
 
-def create_site(session: Session, organization_id: str, *, code: str, name: str,
-                time_zone: str = DEFAULT_TIME_ZONE, reception_hours: Sequence[dict] = DEFAULT_RECEPTION_HOURS,
-                holiday_overrides: Sequence[dict] = ()) -> Site:
+def create_site(session: Session, organization_id: str, *, code: str, name: str, time_zone: str | None = None,
+                reception_hours: Sequence[dict] | None = None, holiday_overrides: Sequence[dict] = ()) -> Site:
+    """A time zone or reception hours not given are the organization's policy (SPEC X-4's by default)."""
+    if time_zone is None:
+        time_zone = _policy(session, organization_id, TIME_ZONE, "time_zone")
+    if reception_hours is None:
+        reception_hours = _policy(session, organization_id, RECEPTION_HOURS, "reception_hours")
     check_calendar(time_zone=time_zone, reception_hours=reception_hours, holiday_overrides=holiday_overrides)
     duplicate = session.scalar(select(Site.id).where(Site.organization_id == organization_id, Site.code == code))
     if duplicate:
@@ -105,6 +118,21 @@ def create_site(session: Session, organization_id: str, *, code: str, name: str,
     session.flush()
     record(session, chassis.outbox, events.site_registered(site), organization_id=organization_id)
     return site
+
+
+def _policy(session: Session, organization_id: str, setting: policy.Setting, field: str):
+    """The organization's value, checked: policies are kept as any JSON, so a malformed one is refused here."""
+    value = policy.value(session, chassis, organization_id, None, setting)
+    try:
+        check_calendar(**{field: value})
+        if field == "reception_hours" and not all(
+                frame["weekday"] in range(1, 8) and _CLOCK.match(frame["opens"]) and _CLOCK.match(frame["closes"])
+                for frame in value):
+            raise ValueError("a weekday is not 1-7 or a time not HH:MM")
+    except (Problem, TypeError, KeyError, AttributeError, ValueError) as exc:
+        raise Problem(422, "Unprocessable Content", f"Give the {field}: the organization's policy "
+                      f"{setting.key} is not valid ({exc}).", field=field) from exc
+    return value
 
 
 def update_site(session: Session, site: Site, *, actor: str, reason: str = "", name: str | None = None,

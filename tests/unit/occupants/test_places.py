@@ -427,3 +427,20 @@ def test_the_template_is_a_register_that_imports_cleanly(occupants, site):
     job_id = upload(occupants, site, template.data).get_json()["id"]
     run_jobs(occupants)
     assert job(occupants, job_id)["units_created"] == 4
+
+
+def test_a_new_sites_calendar_comes_from_the_organizations_policy_and_a_malformed_one_is_named(occupants, site):
+    chief = bearer(roles=("general_manager",))
+    hours = [{"weekday": day, "opens": "08:00", "closes": "20:00"} for day in range(1, 8)]
+    for key, value in (("places.reception_hours", hours), ("places.time_zone", "Asia/Urumqi")):
+        response = occupants.put(f"/v1/policies/{key}", json={"value": value}, headers=chief)
+        assert response.status_code == 200, response.get_json()
+    created = occupants.post("/v1/sites", json={"code": "NB", "name": "North Bay"}, headers=MANAGER).get_json()
+    assert (created["time_zone"], created["reception_hours"]) == ("Asia/Urumqi", hours)
+    assert occupants.get(f"/v1/sites/{site['id']}", headers=MANAGER).get_json()["time_zone"] == "Asia/Shanghai"
+    occupants.put("/v1/policies/places.reception_hours", json={"value": [{"weekday": 9}]}, headers=chief)
+    refused = occupants.post("/v1/sites", json={"code": "SB", "name": "South Bay"}, headers=MANAGER)
+    assert problem_field(refused) == "reception_hours" and "places.reception_hours" in refused.get_json()["detail"]
+    given = occupants.post("/v1/sites", json={"code": "SB", "name": "South Bay", "reception_hours": hours[:5]},
+                           headers=MANAGER)
+    assert given.status_code == 201 and len(given.get_json()["reception_hours"]) == 5
