@@ -53,33 +53,33 @@ class MoveInIn(Schema):
     reason = String(load_default="", validate=Length(max=500))
 
 
-class DocumentIn(Schema):
+class MoveInDocumentIn(Schema):
     kind = String(required=True, validate=OneOf(rules.DOCUMENT_KINDS))
     reference = String(load_default="", validate=Length(max=200),
                        metadata={"description": "Its number, or a note identifying the copy on file."})
     notarised = Boolean(load_default=False)
 
 
-class StepIn(Schema):
+class MoveInStepIn(Schema):
     reason = String(load_default="", validate=Length(max=500))
 
 
-class MemberIn(Schema):
+class HouseholdMemberIn(Schema):
     full_name = String(required=True, validate=Length(1, 200))
     relation = String(required=True, validate=Length(1, 40))
 
 
-class CheckInIn(StepIn):
+class CheckInIn(MoveInStepIn):
     """The registration form (住户登记表)."""
 
-    household_members = List(Nested(MemberIn), load_default=list, validate=Length(max=20))
+    household_members = List(Nested(HouseholdMemberIn), load_default=list, validate=Length(max=20))
     contact_phone = String(load_default="", validate=Length(max=40))
     emergency_contact = String(load_default="", validate=Length(max=200))
     vehicle_plates = List(String(validate=Length(1, 20)), load_default=list, validate=Length(max=10))
     notes = String(load_default="", validate=Length(max=2000))
 
 
-class AgreementsIn(StepIn):
+class MoveInAgreementsIn(MoveInStepIn):
     agreements = List(String(validate=OneOf(rules.AGREEMENTS)), required=True, validate=Length(max=10),
                       metadata={"description": "Signed agreements; all four are needed."})
     handbooks = List(String(validate=OneOf(rules.HANDBOOKS)), load_default=list, validate=Length(max=10),
@@ -88,46 +88,46 @@ class AgreementsIn(StepIn):
                               metadata={"description": "Services the occupant entrusts to the centre (委托代办)."})
 
 
-class ChargeIn(Schema):
+class MoveInChargeIn(Schema):
     item = String(required=True, validate=Length(1, 60), metadata={"description": "A fee item code billing knows."})
     amount = DecimalString(places=2, max_digits=14, minimum=0, load_default=None, allow_none=True,
                            metadata={"description": "Empty: billing prices it from its rates."})
     description = String(load_default="", validate=Length(max=200))
 
 
-class FeesIn(StepIn):
-    charges = List(Nested(ChargeIn), load_default=None, validate=Length(1, 20),
+class FeesRequestIn(MoveInStepIn):
+    charges = List(Nested(MoveInChargeIn), load_default=None, validate=Length(1, 20),
                    metadata={"description": "Default: the site's move-in fee items (policy movein.fee_items)."})
 
 
-class ReadingsIn(StepIn):
+class OpeningReadingsIn(MoveInStepIn):
     water = DecimalString(places=2, max_digits=12, minimum=0, required=True)
     electricity = DecimalString(places=2, max_digits=12, minimum=0, required=True)
     gas = DecimalString(places=2, max_digits=12, minimum=0, load_default=None, allow_none=True,
                         metadata={"description": "Omitted where the unit has no gas."})
 
 
-class DefectIn(Schema):
+class MoveInDefectIn(Schema):
     location = String(required=True, validate=Length(1, 100))
     description = String(required=True, validate=Length(1, 500))
 
 
-class FailedInspectionIn(StepIn):
-    defects = List(Nested(DefectIn), required=True, validate=Length(1, 50))
+class FailedInspectionIn(MoveInStepIn):
+    defects = List(Nested(MoveInDefectIn), required=True, validate=Length(1, 50))
 
 
-class RectificationIn(StepIn):
+class MoveInRectificationIn(MoveInStepIn):
     deadline_days = Integer(load_default=None, allow_none=True, validate=Range(1, 365),
                             metadata={"description": "Default: the site's policy movein.rectification_days."})
 
 
-class KeyIn(Schema):
+class HandedKeyIn(Schema):
     kind = String(required=True, validate=Length(1, 40), metadata={"description": "e.g. unit_door, mailbox."})
     count = Integer(required=True, validate=Range(1, 50))
 
 
-class AcceptIn(StepIn):
-    keys = List(Nested(KeyIn), required=True, validate=Length(1, 20))
+class AcceptanceIn(MoveInStepIn):
+    keys = List(Nested(HandedKeyIn), required=True, validate=Length(1, 20))
     start_date = Date(load_default=None, allow_none=True, validate=_DAYS,
                       metadata={"description": "The occupancy's first day; default today (site time)."})
 
@@ -138,31 +138,31 @@ class MoveInQuery(PageQuery):
     batch_id = String(load_default=None, validate=Length(36, 36))
 
 
-class SlotIn(Schema):
+class MoveInSlotIn(Schema):
     starts_at = _Moment
     ends_at = _Moment
     capacity = Integer(required=True, validate=Range(1, 500))
 
 
-class BatchIn(Schema):
+class MoveInBatchIn(Schema):
     site_id = _Id
     name = String(required=True, validate=Length(1, 200))
     starts_on = Date(required=True, validate=_DAYS)
     ends_on = Date(required=True, validate=_DAYS)
-    slots = List(Nested(SlotIn), required=True, validate=Length(1, 500))
+    slots = List(Nested(MoveInSlotIn), required=True, validate=Length(1, 500))
 
 
-class SiteQuery(PageQuery):
+class MoveInSiteQuery(PageQuery):
     site_id = _Id
 
 
-class SpotCheckQuery(SiteQuery):
+class MoveInSpotCheckQuery(MoveInSiteQuery):
     month = String(load_default=None, validate=Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$"),
                    metadata={"description": "YYYY-MM"})
     state = String(load_default=None, validate=OneOf(spotchecks.SPOT_CHECK.states))
 
 
-class SpotCheckIn(Schema):
+class MoveInSpotCheckIn(Schema):
     conforming = Boolean(required=True)
     findings = String(load_default="", validate=Length(max=4000))
 
@@ -200,7 +200,7 @@ class MoveInSummaryOut(Schema):
         return rules.MOVE_IN.allowed(move_in.state)
 
 
-class DocumentOut(Schema):
+class MoveInDocumentOut(Schema):
     id = String()
     kind = String()
     reference = String()
@@ -209,7 +209,7 @@ class DocumentOut(Schema):
     recorded_at = UtcDateTime()
 
 
-class DefectOut(Schema):
+class MoveInDefectOut(Schema):
     id = String()
     inspection_round = Integer()
     location = String()
@@ -219,7 +219,7 @@ class DefectOut(Schema):
     recorded_at = UtcDateTime()
 
 
-class HistoryOut(Schema):
+class MoveInHistoryOut(Schema):
     at = UtcDateTime()
     actor = String()
     action = String()
@@ -231,9 +231,9 @@ class HistoryOut(Schema):
 class MoveInOut(MoveInSummaryOut):
     required_documents = List(String())
     missing_documents = List(String())
-    documents = List(Nested(DocumentOut))
-    defects = List(Nested(DefectOut))
-    history = List(Nested(HistoryOut), metadata={"description": "The audit trail, oldest first."})
+    documents = List(Nested(MoveInDocumentOut))
+    defects = List(Nested(MoveInDefectOut))
+    history = List(Nested(MoveInHistoryOut), metadata={"description": "The audit trail, oldest first."})
 
     @pre_dump
     def _expand(self, move_in, **kwargs):
@@ -248,7 +248,7 @@ class MoveInOut(MoveInSummaryOut):
             history=rules.history(session, move_in))
 
 
-class RecordOut(Schema):
+class MoveInRecordOut(Schema):
     id = String()
     kind = String()
     details = Dict()
@@ -256,7 +256,7 @@ class RecordOut(Schema):
     recorded_at = UtcDateTime()
 
 
-class SlotOut(Schema):
+class MoveInSlotOut(Schema):
     id = String()
     starts_at = UtcDateTime()
     ends_at = UtcDateTime()
@@ -264,7 +264,7 @@ class SlotOut(Schema):
     booked = Integer()
 
 
-class BatchSummaryOut(Schema):
+class MoveInBatchSummaryOut(Schema):
     id = String()
     site_id = String()
     name = String()
@@ -274,8 +274,8 @@ class BatchSummaryOut(Schema):
     created_at = UtcDateTime()
 
 
-class BatchOut(BatchSummaryOut):
-    slots = List(Nested(SlotOut))
+class MoveInBatchOut(MoveInBatchSummaryOut):
+    slots = List(Nested(MoveInSlotOut))
 
     @pre_dump
     def _expand(self, batch, **kwargs):
@@ -283,7 +283,7 @@ class BatchOut(BatchSummaryOut):
                                slots=batches.slots_of(db_session(), batch))
 
 
-class SpotCheckOut(Schema):
+class MoveInSpotCheckOut(Schema):
     id = String()
     site_id = String()
     month = String()
@@ -348,8 +348,8 @@ def get_move_in(move_in_id):
 @api.post("/move-ins/<move_in_id>/documents")
 @api.auth_required(auth)
 @idempotent
-@api.input(DocumentIn)
-@api.output(DocumentOut, status_code=201)
+@api.input(MoveInDocumentIn)
+@api.output(MoveInDocumentOut, status_code=201)
 def record_document(move_in_id, json_data):
     move_in = _move_in(move_in_id)
     require_role_at(move_in.site_id, *CUSTOMER_SERVICE)
@@ -359,7 +359,7 @@ def record_document(move_in_id, json_data):
 @api.get("/move-ins/<move_in_id>/records")
 @api.auth_required(auth)
 @api.input(PageQuery, location="query")
-@api.output(page_of(RecordOut))
+@api.output(page_of(MoveInRecordOut))
 def list_records(move_in_id, query_data):
     """The six records (registration form, inspection sign-off, materials sign-off, key receipt, entrusted
     services, move-in charges), as the steps that produce them wrote them."""
@@ -382,7 +382,7 @@ def check_in(move_in_id, json_data):
 
 @api.post("/move-ins/<move_in_id>/identity-verification")
 @api.auth_required(auth)
-@api.input(StepIn)
+@api.input(MoveInStepIn)
 @api.output(MoveInOut)
 def verify_identity(move_in_id, json_data):
     return _step(move_in_id, rules.verify_identity, json_data)
@@ -390,7 +390,7 @@ def verify_identity(move_in_id, json_data):
 
 @api.post("/move-ins/<move_in_id>/agreements")
 @api.auth_required(auth)
-@api.input(AgreementsIn)
+@api.input(MoveInAgreementsIn)
 @api.output(MoveInOut)
 def sign_agreements(move_in_id, json_data):
     return _step(move_in_id, rules.sign_agreements, json_data)
@@ -398,7 +398,7 @@ def sign_agreements(move_in_id, json_data):
 
 @api.post("/move-ins/<move_in_id>/fees-request")
 @api.auth_required(auth)
-@api.input(FeesIn)
+@api.input(FeesRequestIn)
 @api.output(MoveInOut)
 def request_fees(move_in_id, json_data):
     return _step(move_in_id, rules.request_fees, json_data)
@@ -406,7 +406,7 @@ def request_fees(move_in_id, json_data):
 
 @api.post("/move-ins/<move_in_id>/inspection")
 @api.auth_required(auth)
-@api.input(ReadingsIn)
+@api.input(OpeningReadingsIn)
 @api.output(MoveInOut)
 def begin_inspection(move_in_id, json_data):
     """The joint inspection begins with the opening meter readings; billing is told them."""
@@ -423,7 +423,7 @@ def fail_inspection(move_in_id, json_data):
 
 @api.post("/move-ins/<move_in_id>/rectification")
 @api.auth_required(auth)
-@api.input(RectificationIn)
+@api.input(MoveInRectificationIn)
 @api.output(MoveInOut)
 def open_rectification(move_in_id, json_data):
     """Each defect of the failed inspection goes to ticketing with its deadline."""
@@ -432,7 +432,7 @@ def open_rectification(move_in_id, json_data):
 
 @api.post("/move-ins/<move_in_id>/reinspection")
 @api.auth_required(auth)
-@api.input(StepIn)
+@api.input(MoveInStepIn)
 @api.output(MoveInOut)
 def begin_reinspection(move_in_id, json_data):
     return _step(move_in_id, rules.begin_reinspection, json_data)
@@ -440,7 +440,7 @@ def begin_reinspection(move_in_id, json_data):
 
 @api.post("/move-ins/<move_in_id>/acceptance")
 @api.auth_required(auth)
-@api.input(AcceptIn)
+@api.input(AcceptanceIn)
 @api.output(MoveInOut)
 def accept(move_in_id, json_data):
     """The unit is accepted and the keys handed over: the applicant becomes its occupant."""
@@ -449,7 +449,7 @@ def accept(move_in_id, json_data):
 
 @api.post("/move-ins/<move_in_id>/archive")
 @api.auth_required(auth)
-@api.input(StepIn)
+@api.input(MoveInStepIn)
 @api.output(MoveInOut)
 def archive(move_in_id, json_data):
     return _step(move_in_id, rules.archive, json_data)
@@ -458,8 +458,8 @@ def archive(move_in_id, json_data):
 @api.post("/move-in-batches")
 @api.auth_required(auth)
 @idempotent
-@api.input(BatchIn)
-@api.output(BatchOut, status_code=201)
+@api.input(MoveInBatchIn)
+@api.output(MoveInBatchOut, status_code=201)
 def create_batch(json_data):
     site = site_row(json_data.pop("site_id"))
     require_role_at(site.id, *rules.SUPERVISORS)
@@ -468,8 +468,8 @@ def create_batch(json_data):
 
 @api.get("/move-in-batches")
 @api.auth_required(auth)
-@api.input(SiteQuery, location="query")
-@api.output(page_of(BatchSummaryOut))
+@api.input(MoveInSiteQuery, location="query")
+@api.output(page_of(MoveInBatchSummaryOut))
 def list_batches(query_data):
     stmt = select(MoveInBatch).where(MoveInBatch.site_id == site_row(query_data["site_id"]).id)
     return keyset_page(db_session(), stmt, (MoveInBatch.id,), query_data)
@@ -477,15 +477,15 @@ def list_batches(query_data):
 
 @api.get("/move-in-batches/<batch_id>")
 @api.auth_required(auth)
-@api.output(BatchOut)
+@api.output(MoveInBatchOut)
 def get_batch(batch_id):
     return get_visible(MoveInBatch, batch_id, "move-in batch")
 
 
 @api.get("/move-in-spot-checks")
 @api.auth_required(auth)
-@api.input(SpotCheckQuery, location="query")
-@api.output(page_of(SpotCheckOut))
+@api.input(MoveInSpotCheckQuery, location="query")
+@api.output(page_of(MoveInSpotCheckOut))
 def list_spot_checks(query_data):
     stmt = select(MoveInSpotCheck).where(MoveInSpotCheck.site_id == site_row(query_data["site_id"]).id)
     if query_data["month"]:
@@ -498,8 +498,8 @@ def list_spot_checks(query_data):
 
 @api.post("/move-in-spot-checks/<spot_check_id>/record")
 @api.auth_required(auth)
-@api.input(SpotCheckIn)
-@api.output(SpotCheckOut)
+@api.input(MoveInSpotCheckIn)
+@api.output(MoveInSpotCheckOut)
 def record_spot_check(spot_check_id, json_data):
     check = get_visible(MoveInSpotCheck, spot_check_id, "spot check")
     spotchecks.record(db_session(), check, actor=principal().subject, roles=roles_at(check.site_id), **json_data)
