@@ -18,6 +18,7 @@ from services.occupants.archives.rules import keep_former_owner_archive
 from services.occupants.models import chassis
 from services.occupants.people import events
 from services.occupants.people.tables import Occupancy, Person, PersonnelEntry
+from services.occupants.places import rules as places
 from services.occupants.places.tables import Site, Unit
 from shared import audit, bulk
 from shared.bus.outbox import record, record_many
@@ -206,8 +207,8 @@ def start_occupancy(session: Session, *, unit: Unit, person_id: str, role: str, 
     occupancy = _start(session, unit=unit, person_id=person_id, role=role, start_date=start_date, share=share,
                        actor=actor, end_date=end_date, notice_channels=notice_channels)
     if role in ("owner", "tenant") and unit.state == "vacant":
-        _set_unit_state(session, unit, "occupied" if role == "owner" else "rented", actor=actor,
-                        reason=f"{role} moved in")
+        places.change_unit(session, unit, state="occupied" if role == "owner" else "rented", actor=actor,
+                           reason=f"{role} moved in", held_roles=None)
     return occupancy
 
 
@@ -260,13 +261,6 @@ def _check_owner_shares(session: Session, unit: Unit, start: date, end: date | N
         if held + share > WHOLE:
             raise _conflict("share", f"A {share}% share from {day} overlaps the existing owner set, which holds "
                                      f"{held}% then.")
-
-
-def _set_unit_state(session: Session, unit: Unit, state: str, *, actor: str, reason: str) -> None:
-    audit.record(session, chassis.audit_log, organization_id=unit.organization_id, site_id=unit.site_id,
-                 entity="unit", entity_id=unit.id, action="occupancy", from_state=unit.state, to_state=state,
-                 actor=actor, reason=reason)
-    unit.state = state
 
 
 def _current(session: Session, unit: Unit) -> list[Occupancy]:
@@ -325,7 +319,7 @@ def _finish(session: Session, unit: Unit, current: list[Occupancy], ending: list
         _end(session, occupancy, reason=reason, end_date=end_date, actor=actor)
     vacated = len(ending) == len(current)
     if vacated and unit.state in ("occupied", "rented"):
-        _set_unit_state(session, unit, "vacant", actor=actor, reason=reason)
+        places.change_unit(session, unit, state="vacant", actor=actor, reason=reason, held_roles=None)
     session.flush()
     record_many(session, chassis.outbox, [events.occupancy_ended(o, unit_vacated=vacated) for o in ending],
                 organization_id=unit.organization_id)

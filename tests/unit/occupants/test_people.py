@@ -13,6 +13,7 @@ from psp.occupants.v1.people_pb2 import (
     OwnershipTransferred,
     PersonUpdated,
 )
+from psp.occupants.v1.places_pb2 import UnitChanged
 from sqlalchemy import select
 
 from services.occupants.people import rules
@@ -182,7 +183,9 @@ def test_the_first_owner_makes_a_vacant_unit_occupied_and_the_first_tenant_one_r
     assert unit_state(occupants, home) == "occupied"
     occupy(occupants, shop, tenant, role="tenant", end_date="2025-12-31")
     assert unit_state(occupants, shop) == "rented"
-    assert audit_actions(occupants, "unit", home["id"]) == [("occupancy", "vacant", "occupied", "owner moved in")]
+    assert audit_actions(occupants, "unit", home["id"]) == [("occupied", "vacant", "occupied", "owner moved in")]
+    assert [(e.unit_id, e.state) for e in published(occupants, UnitChanged)] == [(home["id"], "occupied"),
+                                                                                (shop["id"], "rented")]
     events = published(occupants, OccupancyStarted)
     assert [(e.unit_id, e.person_id, e.role, e.share, e.end_date) for e in events] == [
         (home["id"], owner, "owner", "100.00", ""), (shop["id"], tenant, "tenant", "", "2025-12-31")]
@@ -291,7 +294,7 @@ def test_a_move_out_ends_everyones_occupancy_and_leaves_the_unit_vacant(occupant
     assert {(e.person_id, e.role, e.reason, e.end_date, e.unit_vacated, e.site_id) for e in events} == {
         (owner, "owner", "move_out", "2026-06-30", True, site["id"]),
         (child, "household_member", "move_out", "2026-06-30", True, site["id"])}
-    assert audit_actions(occupants, "unit", unit["id"])[-1] == ("occupancy", "occupied", "vacant", "move_out")
+    assert audit_actions(occupants, "unit", unit["id"])[-1] == ("vacant", "occupied", "vacant", "move_out")
     again = occupants.post(f"/v1/units/{unit['id']}/move-out", headers=bearer(),
                            json={"reason": "move_out", "end_date": "2026-07-01"})
     assert again.status_code == 409 and len(published(occupants, OccupancyEnded)) == 2
