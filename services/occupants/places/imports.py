@@ -413,10 +413,11 @@ def _reject(session: Session, job_id: str, claim: str, plan: Plan) -> str:
 def _finish(session: Session, job_id: str, claim: str, plan: Plan, action: str, **counts) -> str:
     _advance(session, job_id, claim)  # still ours, or ClaimLost rolls back everything written with it
     job = session.get(ImportJob, job_id)
-    state = IMPORT.step(job.state, action).target
+    before = job.state
+    state = IMPORT.step(before, action).target
     _advance(session, job_id, claim, state=state, content=b"", finished_at=_now(), **counts)
     audit.record(session, chassis.audit_log, organization_id=job.organization_id, site_id=job.site_id,
-                 entity="import", entity_id=job_id, action=action, from_state=job.state, to_state=state,
+                 entity="import", entity_id=job_id, action=action, from_state=before, to_state=state,
                  actor=job.uploaded_by, reason=f"{job.filename}: {len(plan.units)} rows checked, "
                                                f"{len(plan.problems)} problems", data=counts)
     return state

@@ -308,7 +308,8 @@ def test_a_clean_csv_applies_whole_with_an_event_per_unit(occupants, site, build
     assert {u.unit_id for u in published} == {u["id"] for u in units}
     [car_park] = [b for b in events(occupants, places_pb2.BuildingRegistered) if b.code == "C"]
     assert car_park.name == "Car park 停车场" and not car_park.HasField("floors_above_ground")
-    assert audit_rows(occupants, pending["id"])[0].to_state == "applied"
+    [entry] = audit_rows(occupants, pending["id"])
+    assert (entry.from_state, entry.to_state, entry.actor) == ("applying", "applied", "tester")
     with sessions(occupants)() as session:
         assert session.get(ImportJob, pending["id"]).content == b""  # the file is not kept once done
 
@@ -444,3 +445,24 @@ def test_a_new_sites_calendar_comes_from_the_organizations_policy_and_a_malforme
     given = occupants.post("/v1/sites", json={"code": "SB", "name": "South Bay", "reception_hours": hours[:5]},
                            headers=MANAGER)
     assert given.status_code == 201 and len(given.get_json()["reception_hours"]) == 5
+
+
+def test_a_unit_registered_between_checking_and_writing_rejects_the_import_whole(occupants, site, building,
+                                                                                 monkeypatch):
+    job_id = upload(occupants, site, (HEADER + "A,,101,1,residence,50,\n" + "A,,102,1,residence,50,\n").encode()
+                    ).get_json()["id"]
+    checked = imports._validate
+
+    def checked_then_someone_registers_101(*args):
+        plan = checked(*args)
+        assert add_unit(occupants, building, number="101").status_code == 201
+        return plan
+
+    monkeypatch.setattr(imports, "_validate", checked_then_someone_registers_101)
+    run_jobs(occupants)
+    report = job(occupants, job_id)
+    assert report["state"] == "rejected"
+    assert [(p["row"], p["field"]) for p in report["problems"]["items"]] == [(2, "unit")]
+    assert count(occupants, Unit) == 1 and len(events(occupants, places_pb2.UnitRegistered)) == 1
+    [entry] = audit_rows(occupants, job_id)
+    assert (entry.from_state, entry.to_state) == ("applying", "rejected")
