@@ -255,7 +255,7 @@ def inspect(session: Session, decoration: Decoration, *, actor: str, roles, resu
     if not passed:
         return
     unit = session.get(Unit, decoration.unit_id)
-    _set_unit_state(session, decoration, unit, decoration.unit_state_before or "occupied", actor)
+    _set_unit_state(session, decoration, unit, decoration.unit_state_before, actor)
     _publish(session, decoration, events.completed(decoration, utcnow()),
              *(events.patrol_plan_withdrawn(decoration, _plan_id(decoration, kind), "decoration completed")
                for kind in ("patrol", "spot_check")))
