@@ -153,6 +153,8 @@ def _editable(site_id: str) -> None:
 @idempotent
 @api.input(PersonIn)
 @api.output(PersonOut, status_code=201)
+@api.doc(description="Publishes person.registered.v1 (without the ID number). Needs a customer-service role at "
+                     "the site.")
 def register_person(json_data):
     site = site_row(json_data.pop("site_id"))
     _editable(site.id)
@@ -163,6 +165,7 @@ def register_person(json_data):
 @api.auth_required(auth)
 @api.input(PersonQuery, location="query")
 @api.output(page_of(PersonOut))
+@api.doc(description="Name order, or phone order when searching by phone; the filters combine.")
 def search_persons(query_data):
     """Another organization's site, like one that does not exist, has nobody in it."""
     site_id = visible_site(query_data.pop("site_id"))
@@ -184,6 +187,7 @@ def get_person(person_id):
 @api.auth_required(auth)
 @api.input(PersonChanges)
 @api.output(PersonOut)
+@api.doc(description="Publishes person.updated.v1 with the whole record; the audit entry names the fields changed.")
 def change_person(person_id, json_data):
     person = get_visible(Person, person_id, "person")
     _editable(person.site_id)
@@ -268,6 +272,8 @@ def _unit(unit_id: str, *, editing: bool = False) -> Unit:
 @idempotent
 @api.input(OccupancyIn)
 @api.output(OccupancyOut, status_code=201)
+@api.doc(description="Publishes occupancy.started.v1. Owners' shares held on any one day may not exceed 100 "
+                     "(409). A vacant unit's first owner or tenant makes it occupied or rented.")
 def start_occupancy(unit_id, json_data):
     return rules.start_occupancy(db_session(), unit=_unit(unit_id, editing=True), actor=principal().subject,
                                  **json_data)
@@ -291,6 +297,8 @@ def list_occupancies(unit_id, query_data):
 @idempotent
 @api.input(EndIn)
 @api.output(OccupancyOut)
+@api.doc(description="Publishes occupancy.ended.v1; the unit is vacant once nobody remains.\n\n"
+                     f"```mermaid\n{rules.OCCUPANCY.mermaid()}\n```")
 def end_occupancy(occupancy_id, json_data):
     occupancy = get_visible(Occupancy, occupancy_id, "occupancy")
     _editable(occupancy.site_id)
@@ -302,6 +310,9 @@ def end_occupancy(occupancy_id, json_data):
 @idempotent
 @api.input(MoveOutIn)
 @api.output(MoveOutOut)
+@api.doc(description="OCC-4. A move-out ends every occupancy of the unit, a lease end every one but the owners'; "
+                     "or only those of `person_ids`. Publishes occupancy.ended.v1 for each (access revokes passes "
+                     "and keys, billing issues the final bill and refunds the deposit).")
 def move_out(unit_id, json_data):
     unit = _unit(unit_id, editing=True)
     ended = rules.move_out(db_session(), unit, actor=principal().subject, **json_data)
@@ -313,6 +324,10 @@ def move_out(unit_id, json_data):
 @idempotent
 @api.input(TransferIn)
 @api.output(TransferOut)
+@api.doc(description="OCC-5. The current owners' occupancies end the day before `transferred_on` and the new "
+                     "owners' start on it; each former owner's archive is kept apart until its retention date. "
+                     "Publishes occupancy.ended.v1 for each former owner, occupancy.started.v1 for each new one "
+                     "and ownership.transferred.v1.")
 def transfer_ownership(unit_id, json_data):
     return rules.transfer_ownership(db_session(), _unit(unit_id, editing=True), actor=principal().subject,
                                     **json_data)
@@ -358,6 +373,7 @@ def _entry_shown(entry: PersonnelEntry, held) -> dict:
 @idempotent
 @api.input(PersonnelIn)
 @api.output(PersonnelOut, status_code=201)
+@api.doc(description="大厦人员情况登记表. Publishes company.personnel_changed.v1 (access issues building passes).")
 def add_personnel(company_id, json_data):
     company = get_visible(Person, company_id, "company")
     _editable(company.site_id)
@@ -382,6 +398,8 @@ def list_personnel(company_id, query_data):
 @api.delete("/persons/<company_id>/personnel/<entry_id>")
 @api.auth_required(auth)
 @api.output(PersonnelOut)
+@api.doc(description="The entry is kept, marked removed. Publishes company.personnel_changed.v1.\n\n"
+                     f"```mermaid\n{rules.PERSONNEL_ENTRY.mermaid()}\n```")
 def remove_personnel(company_id, entry_id):
     entry = get_visible(PersonnelEntry, entry_id, "personnel entry")
     if entry.company_id != company_id:

@@ -2,6 +2,7 @@
 move-out and lease end, ownership transfer, personnel registers, search."""
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from psp.occupants.v1.archives_pb2 import ArchiveSetAside
@@ -465,3 +466,12 @@ def test_search_refuses_what_it_cannot_read(occupants, site):
     other = create_site(occupants, "NB", "North Bay")
     scoped = bearer(sites=(other["id"],))
     assert occupants.get("/v1/persons", query_string={"site_id": site["id"]}, headers=scoped).status_code == 404
+
+
+def test_the_docs_and_the_api_show_the_declared_workflows(occupants):
+    guide = (Path(__file__).resolve().parents[3] / "docs" / "occupants" / "people.md").read_text()
+    paths = occupants.get("/openapi.json").get_json()["paths"]
+    for workflow, path, method in ((rules.OCCUPANCY, "/v1/occupancies/{occupancy_id}/end", "post"),
+                                   (rules.PERSONNEL_ENTRY, "/v1/persons/{company_id}/personnel/{entry_id}", "delete")):
+        assert workflow.mermaid() in guide
+        assert workflow.mermaid() in paths[path][method]["description"]
