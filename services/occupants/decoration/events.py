@@ -11,6 +11,7 @@ from psp.occupants.v1.charges_pb2 import ChargesRequested, RequestedCharge
 from psp.occupants.v1.decoration_pb2 import (
     DecorationCompleted,
     DecorationDepositRefundRequested,
+    DecorationOvertimeApproved,
     DecorationPermitted,
     DecorationViolationReported,
     DecorationWorker,
@@ -74,6 +75,13 @@ def violation_reported(decoration, violation) -> DecorationViolationReported:
         unit_id=decoration.unit_id, category=PURPOSE, severity=violation.severity,
         description=violation.description, observed_at=_at(violation.observed_at),
         reported_by=violation.reported_by)
+
+
+def overtime_approved(decoration, overtime) -> DecorationOvertimeApproved:
+    return DecorationOvertimeApproved(
+        overtime_id=overtime.id, permit_id=decoration.permit_id, decoration_id=decoration.id,
+        site_id=decoration.site_id, unit_id=decoration.unit_id, starts_at=_at(overtime.starts_at),
+        ends_at=_at(overtime.ends_at), works=overtime.works)
 
 
 def patrol_plan(decoration, *, plan_id: str, rrule: str, starts_at: datetime, checkpoints: Iterable[str],

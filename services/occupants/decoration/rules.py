@@ -326,11 +326,15 @@ def apply_overtime(session: Session, decoration: Decoration, *, actor: str, star
 
 def decide_overtime(session: Session, overtime: DecorationOvertime, *, actor: str, roles, decision: str,
                     reason: str = "") -> None:
+    """Approved overtime is published, so access lets the workers in outside the permit's hours."""
     step = OVERTIME.step(overtime.state, decision, roles)
-    _require_on_site(session.get(Decoration, overtime.decoration_id), "decide on overtime")
+    decoration = session.get(Decoration, overtime.decoration_id)
+    _require_on_site(decoration, "decide on overtime")
     previous, overtime.state = overtime.state, step.target
     overtime.decided_by, overtime.decision_reason = actor, reason
     _audit_overtime(session, overtime, step.action, actor, reason, previous)
+    if overtime.state == "approved":
+        _publish(session, decoration, events.overtime_approved(decoration, overtime))
 
 
 # -- inside ------------------------------------------------------------------------------------------------

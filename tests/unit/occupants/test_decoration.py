@@ -9,6 +9,7 @@ from psp.occupants.v1.charges_pb2 import ChargesRequested
 from psp.occupants.v1.decoration_pb2 import (
     DecorationCompleted,
     DecorationDepositRefundRequested,
+    DecorationOvertimeApproved,
     DecorationPermitted,
     DecorationViolationReported,
 )
@@ -446,11 +447,18 @@ def test_overtime_is_applied_for_inside_the_permit_and_decided_by_a_supervisor(o
     elsewhere = bearer(roles=(), site_roles={"another-site": ["cs_supervisor"]}, sites=("*",))
     assert decide(first, "approve", elsewhere).status_code == 403
     assert decide(first, "approve", bearer(org=ORG_B, roles=("cs_supervisor",))).status_code == 404
+    assert not events(occupants, DecorationOvertimeApproved)
     approved = ok(decide(first, "approve", SUPERVISOR))
     assert (approved["state"], approved["decided_by"]) == ("approved", "tester")
+    [published_overtime] = events(occupants, DecorationOvertimeApproved)
+    assert (published_overtime.overtime_id, published_overtime.decoration_id, published_overtime.permit_id,
+            published_overtime.works) == (first["id"], applied["id"], get(occupants, applied)["permit_id"], "赶工铺贴地砖")
+    assert published_overtime.starts_at.ToDatetime(timezone.utc) == datetime(2030, 3, 5, 11, tzinfo=timezone.utc)
+    assert published_overtime.ends_at.ToDatetime(timezone.utc) == datetime(2030, 3, 5, 13, tzinfo=timezone.utc)
     twice = decide(first, "refuse", MANAGER)
     assert twice.status_code == 409 and twice.get_json()["allowed"] == []
     assert ok(decide(second, "refuse", MANAGER))["state"] == "refused"
+    assert len(events(occupants, DecorationOvertimeApproved)) == 1
     assert [tuple(row) for row in trail(occupants, first["id"])] == [("apply", None, "applied"),
                                                                      ("approve", "applied", "approved")]
 
