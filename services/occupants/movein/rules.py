@@ -58,8 +58,9 @@ MOVE_IN = Workflow("move-in", "booked", [
     Step("accepted", "archive", "archived", roles=SUPERVISORS),
 ], final=("archived",))
 
-# A unit has one move-in under way at a time; an accepted one has handed its keys over.
-UNDER_WAY = tuple(s for s in MOVE_IN.states if s not in ("accepted", "archived"))
+# A unit has one move-in under way at a time; an accepted one has handed its keys over (the unique index
+# ix_move_ins_unit_under_way names these states too).
+DONE = ("accepted", "archived")
 # Papers are shown at the counter, before the identity check closes the file.
 DOCUMENTS_OPEN = ("booked", "checked_in")
 
@@ -97,7 +98,7 @@ def book(session: Session, unit: Unit, *, actor: str, person_id: str, applicant_
         raise _unprocessable("person_id", "No such person at the unit's site.")
     if applicant_type == "agent" and not agent_name.strip():
         raise _unprocessable("agent_name", "Name the agent (受托人) who comes for the occupant.")
-    under_way = session.scalar(select(MoveIn.id).where(MoveIn.unit_id == unit.id, MoveIn.state.in_(UNDER_WAY)))
+    under_way = session.scalar(select(MoveIn.id).where(MoveIn.unit_id == unit.id, MoveIn.state.not_in(DONE)))
     if under_way:
         raise Problem(409, "Conflict", f"The unit has a move-in under way ({under_way}).", field="unit_id")
     batch_id = None

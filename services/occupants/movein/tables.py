@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import text
 
 from services.occupants.models import Base, new_id, utcnow
 
@@ -56,7 +57,10 @@ class MoveIn(Base):
     """One move-in (入住 / 入伙), from the appointment to the archive, and what its steps found."""
 
     __tablename__ = "move_ins"
-    __table_args__ = (Index("ix_move_ins_unit_state", "unit_id", "state"),)
+    # One move-in under way per unit, even when two bookings race past the check in `rules.book`.
+    __table_args__ = (Index("ix_move_ins_unit_under_way", "unit_id", unique=True,
+                            postgresql_where=text("state NOT IN ('accepted', 'archived')"),
+                            sqlite_where=text("state NOT IN ('accepted', 'archived')")),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     organization_id: Mapped[str] = mapped_column(String(36), index=True)

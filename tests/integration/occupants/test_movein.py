@@ -12,6 +12,7 @@ import pytest
 from psp.billing.v1.events_pb2 import ChargesSettled
 from psp.occupants.v1.charges_pb2 import ChargesRequested
 from psp.occupants.v1.movein_pb2 import MeterOpeningReadingsRecorded, MoveInAccepted, RectificationRequested
+from sqlalchemy.exc import IntegrityError
 
 from services.occupants.models import chassis
 from services.occupants.movein import rules, spotchecks
@@ -166,6 +167,9 @@ def _race(sessions, attempt, hold_first: float = 0.5):
         except Problem as problem:
             outcomes[i] = problem.status
             acted.set()
+        except IntegrityError:
+            outcomes[i] = 409  # what the API answers for a constraint clash
+            acted.set()
 
     threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
     for thread in threads:
@@ -223,6 +227,19 @@ def test_two_bookings_racing_for_a_slots_last_place_get_one(occupants_api, demo_
     listed = ok(client.get("/v1/move-ins", query_string={"site_id": demo_site, "batch_id": batch["id"]},
                            headers=CS))["items"]
     assert len(listed) == 1
+
+
+def test_two_bookings_racing_for_one_unit_leave_one_move_in_under_way(occupants_api, demo_site, person, sessions):
+    unit_id = make_unit(occupants_api, demo_site, "101")["id"]
+
+    def book_unit(session):
+        return rules.book(session, session.get(Unit, unit_id), actor="racer", person_id=person["id"],
+                          applicant_type="owner", occupancy_role="owner", appointment_at=SOON).id
+
+    outcomes = _race(sessions, book_unit)
+    assert 409 in outcomes and len([o for o in outcomes if o != 409]) == 1
+    listed = ok(occupants_api.get("/v1/move-ins", query_string={"site_id": demo_site}, headers=CS))["items"]
+    assert [m["unit_id"] for m in listed] == [unit_id]
 
 
 def settle_directly(sessions, move_in):

@@ -85,7 +85,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_move_ins_person_id'), 'move_ins', ['person_id'], unique=False)
     op.create_index(op.f('ix_move_ins_site_id'), 'move_ins', ['site_id'], unique=False)
     op.create_index(op.f('ix_move_ins_state'), 'move_ins', ['state'], unique=False)
-    op.create_index('ix_move_ins_unit_state', 'move_ins', ['unit_id', 'state'], unique=False)
+    op.create_index('ix_move_ins_unit_under_way', 'move_ins', ['unit_id'], unique=True, postgresql_where=sa.text("state NOT IN ('accepted', 'archived')"), sqlite_where=sa.text("state NOT IN ('accepted', 'archived')"))
     op.create_table('move_in_defects',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('organization_id', sa.String(length=36), nullable=False),
@@ -166,7 +166,7 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_move_in_defects_organization_id'), table_name='move_in_defects')
     op.drop_index(op.f('ix_move_in_defects_move_in_id'), table_name='move_in_defects')
     op.drop_table('move_in_defects')
-    op.drop_index('ix_move_ins_unit_state', table_name='move_ins')
+    op.drop_index('ix_move_ins_unit_under_way', table_name='move_ins', postgresql_where=sa.text("state NOT IN ('accepted', 'archived')"), sqlite_where=sa.text("state NOT IN ('accepted', 'archived')"))
     op.drop_index(op.f('ix_move_ins_state'), table_name='move_ins')
     op.drop_index(op.f('ix_move_ins_site_id'), table_name='move_ins')
     op.drop_index(op.f('ix_move_ins_person_id'), table_name='move_ins')
