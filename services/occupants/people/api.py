@@ -236,12 +236,6 @@ class MoveOutIn(EndIn):
                       metadata={"description": "Only these people's occupancies; all the reason ends when empty."})
 
 
-class MoveOutOut(Schema):
-    unit_id = String()
-    unit_state = String()
-    ended = List(Nested(OccupancyOut))
-
-
 class NewOwner(Schema):
     person_id = String(required=True, validate=Length(36, 36))
     share = DecimalString(load_default=None, allow_none=True, places=2, max_digits=5, minimum=0,
@@ -309,14 +303,13 @@ def end_occupancy(occupancy_id, json_data):
 @api.auth_required(auth)
 @idempotent
 @api.input(MoveOutIn)
-@api.output(MoveOutOut)
+@api.output(OccupancyOut(many=True))
 @api.doc(description="OCC-4. A move-out ends every occupancy of the unit, a lease end every one but the owners'; "
-                     "or only those of `person_ids`. Publishes occupancy.ended.v1 for each (access revokes passes "
-                     "and keys, billing issues the final bill and refunds the deposit).")
+                     "or only those of `person_ids`; answers the occupancies ended. Publishes occupancy.ended.v1 for "
+                     "each (access revokes passes and keys, billing issues the final bill and refunds the deposit). "
+                     "The unit is vacant once nobody remains.")
 def move_out(unit_id, json_data):
-    unit = _unit(unit_id, editing=True)
-    ended = rules.move_out(db_session(), unit, actor=principal().subject, **json_data)
-    return {"unit_id": unit.id, "unit_state": unit.state, "ended": ended}
+    return rules.move_out(db_session(), _unit(unit_id, editing=True), actor=principal().subject, **json_data)
 
 
 @api.post("/units/<unit_id>/ownership-transfer")

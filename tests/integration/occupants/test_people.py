@@ -92,7 +92,8 @@ def test_a_move_out_is_recorded_with_its_event_and_a_refused_one_leaves_nothing(
 
     moved = occupants_api.post(f"/v1/units/{unit}/move-out", headers=bearer(),
                                json={"reason": "move_out", "end_date": "2026-06-30"})
-    assert moved.status_code == 200 and moved.get_json()["unit_state"] == "vacant"
+    assert moved.status_code == 200 and [o["state"] for o in moved.get_json()] == ["ended"]
+    assert db.scalar("SELECT state FROM units WHERE id = :id", id=unit) == "vacant"
     with db.engine.connect() as connection:
         [blob] = connection.execute(text(
             "SELECT envelope FROM outbox WHERE event_type = 'occupancy.ended.v1'")).scalars()
