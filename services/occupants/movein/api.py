@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from services.occupants.movein import batches, rules, spotchecks
 from services.occupants.movein.tables import MoveIn, MoveInBatch, MoveInDocument, MoveInRecord, MoveInSpotCheck
-from services.occupants.people.rules import normalise_phone
 from services.occupants.places.api import site_row
 from services.occupants.places.tables import Unit
 from services.occupants.roles import CUSTOMER_SERVICE
@@ -372,11 +371,6 @@ def list_records(move_in_id, query_data):
 @api.input(CheckInIn)
 @api.output(MoveInOut)
 def check_in(move_in_id, json_data):
-    if json_data["contact_phone"]:
-        try:
-            json_data["contact_phone"] = normalise_phone(json_data["contact_phone"])
-        except ValueError as exc:
-            raise Problem(422, "Unprocessable Content", str(exc), field="contact_phone") from None
     return _step(move_in_id, rules.check_in, json_data)
 
 

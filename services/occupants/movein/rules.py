@@ -27,7 +27,7 @@ from services.occupants.movein.tables import (
     MoveInRecord,
     MoveInSlot,
 )
-from services.occupants.people.rules import start_occupancy
+from services.occupants.people.rules import normalise_phone, start_occupancy
 from services.occupants.people.tables import Person
 from services.occupants.places.tables import Site, Unit
 from services.occupants.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, MANAGERS, TECHNICIAN
@@ -180,6 +180,11 @@ def check_in(session: Session, move_in: MoveIn, *, actor: str, roles, household_
              notes: str = "", reason: str = "") -> None:
     """The occupant came; the registration form (住户登记表) is filled in."""
     step = MOVE_IN.step(move_in.state, "check_in", roles)
+    if contact_phone:
+        try:
+            contact_phone = normalise_phone(contact_phone)
+        except ValueError as exc:
+            raise _unprocessable("contact_phone", str(exc)) from None
     _move(session, move_in, step, actor, reason)
     _keep(session, move_in, "registration_form", actor, {
         "household_members": [dict(m) for m in household_members], "contact_phone": contact_phone,

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.occupants.models import chassis, utcnow
@@ -17,6 +17,7 @@ from services.occupants.movein.tables import MoveIn, MoveInSpotCheck
 from services.occupants.places.tables import Site
 from services.occupants.roles import MANAGERS
 from shared import audit, bulk, policy
+from shared.problems import Problem
 from shared.workflow import Step, Workflow
 
 SPOT_CHECK = Workflow("move-in spot check", "scheduled", [
@@ -86,8 +87,13 @@ def record(session: Session, check: MoveInSpotCheck, *, actor: str, roles, confo
     """The check is done; what did not conform is in the findings."""
     step = SPOT_CHECK.step(check.state, "record", roles)
     previous = check.state
-    check.state, check.done_at, check.done_by = step.target, utcnow(), actor
-    check.conforming, check.findings = conforming, findings
+    # Only from the state it was read in: of two managers recording at once, the second gets a 409 rather
+    # than overwriting the first's findings.
+    moved = session.execute(update(MoveInSpotCheck).where(
+        MoveInSpotCheck.id == check.id, MoveInSpotCheck.state == previous).values(
+        state=step.target, done_at=utcnow(), done_by=actor, conforming=conforming, findings=findings))
+    if moved.rowcount != 1:
+        raise Problem(409, "Conflict", "The spot check was recorded meanwhile; read it again.", field="action")
     audit.record(session, chassis.audit_log, organization_id=check.organization_id, site_id=check.site_id,
                  entity="move_in_spot_check", entity_id=check.id, action=step.action, actor=actor,
                  from_state=previous, to_state=step.target, reason=findings,
