@@ -116,7 +116,9 @@ def _known_ids(ids: list[str]):
 
     def before_generate_path_parameters(context, strategy):
         def with_known_ids(generated):
-            # Plain parameters, or (in some of schemathesis' phases) wrapped with how they were made.
+            # None (no path parameters), plain ones, or ones wrapped with how they were made.
+            if generated is None:
+                return st.just(generated)
             parameters = generated if isinstance(generated, dict) else generated.value
             if not parameters:
                 return st.just(generated)
