@@ -249,7 +249,7 @@ class MoveInOut(MoveInSummaryOut):
 
 class MoveInRecordOut(Schema):
     id = String()
-    kind = String()
+    kind = String(metadata={"enum": list(rules.RECORD_KINDS)})
     details = Dict()
     recorded_by = String()
     recorded_at = UtcDateTime()

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from services.occupants.models import chassis
 from services.occupants.movein import spotchecks
-from services.occupants.movein.rules import MOVE_IN, NOTARISED_AUTHORITY, RECTIFICATION_DAYS
+from services.occupants.movein.rules import MOVE_IN, NOTARISED_AUTHORITY, RECORD_KINDS, RECTIFICATION_DAYS
 from services.occupants.movein.spotchecks import SPOT_CHECK
 from services.occupants.service import SERVICE
 from shared import policy
@@ -187,8 +187,9 @@ def test_a_move_in_goes_from_the_appointment_to_the_archive(occupants, site, uni
     assert by_action["settle_fees"]["actor"] == "billing"
 
     kept = {r["kind"]: r["details"] for r in records(occupants, booked)}
-    assert sorted(kept) == sorted(["registration_form", "materials_sign_off", "entrusted_services",
-                                   "move_in_charges", "inspection_sign_off", "key_receipt"])
+    assert sorted(kept) == sorted(RECORD_KINDS) == sorted([
+        "registration_form", "materials_sign_off", "entrusted_services", "move_in_charges", "inspection_sign_off",
+        "key_receipt"])
     assert kept["registration_form"]["contact_phone"] == "+8613900000001"
     assert kept["registration_form"]["household_members"] == [{"full_name": "陈小明", "relation": "son"}]
     assert kept["entrusted_services"] == {"services": ["燃气开户 gas account opening"]}
