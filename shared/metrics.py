@@ -49,6 +49,11 @@ BUS_EVENT_LATENCY = Histogram(
 BUS_EVENTS_PUBLISHED = Counter(
     "bus_events_published_total", "Events the outbox relay published with confirms.", ["service", "event_type"]
 )
+BUS_EVENTS_UNROUTED = Counter(
+    "bus_events_unrouted_total",
+    "Published events no queue was bound for: no service subscribes to their type (yet).",
+    ["service", "event_type"],
+)
 BUS_EVENTS_HANDLED = Counter(
     "bus_events_handled_total",
     "Deliveries a consumer finished, by outcome: handled, duplicate, retried, dead_lettered.",

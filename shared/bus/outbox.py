@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from shared import bulk, db, metrics, tracing
 from shared.bus.connection import keep_alive
 from shared.bus.envelope import exchange_name, new_envelope
-from shared.bus.publisher import Outgoing, Publisher
+from shared.bus.publisher import UNROUTABLE, Outgoing, Publisher
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +100,19 @@ class Relay:
             if not rows:
                 return 0
             outcome = publisher.publish([self._outgoing(row) for row in rows])
-            published = [row for row in rows if outcome[row.event_id] is None]
+            # An event no service subscribes to (yet) is done with: every subscriber's queue is bound by
+            # `migrate` before its release serves, so no queue that wants it can be missing.
+            unrouted = [row for row in rows if (outcome[row.event_id] or "").startswith(UNROUTABLE)]
+            published = [row for row in rows if outcome[row.event_id] is None] + unrouted
             if published:
                 connection.execute(self._mark_published, {"ids": [row.id for row in published], "at": _now()})
             for event_type, count in Counter(row.event_type for row in published).items():
                 metrics.BUS_EVENTS_PUBLISHED.labels(self.service, event_type).inc(count)
+            for event_type, count in Counter(row.event_type for row in unrouted).items():
+                metrics.BUS_EVENTS_UNROUTED.labels(self.service, event_type).inc(count)
             for row in rows:
-                if (error := outcome[row.event_id]) is None:
+                error = outcome[row.event_id]
+                if error is None or error.startswith(UNROUTABLE):
                     continue
                 log.error("event not published", extra={"event_id": row.event_id, "reason": error})
                 delay = min(MAX_BACKOFF_SECONDS, 2 ** row.attempts)

@@ -33,6 +33,10 @@ class Outgoing:
     headers: dict = field(default_factory=dict)
 
 
+# The start of the reason given for a message the broker confirmed but could route to no queue.
+UNROUTABLE = "unroutable"
+
+
 class Publisher:
     def __init__(self, connection: Connection, confirm_timeout: float = 30.0):
         self.connection = connection
@@ -121,7 +125,7 @@ class Publisher:
 
     def _on_return(self, exc, exchange, routing_key, message) -> None:
         message_id = message.properties.get("message_id", "")
-        self._returned[message_id] = f"unroutable: no queue bound to {exchange!r} with key {routing_key!r}"
+        self._returned[message_id] = f"{UNROUTABLE}: no queue bound to {exchange!r} with key {routing_key!r}"
 
     def close(self) -> None:
         self.channel.close()

@@ -77,15 +77,12 @@ def _seed(name: str, url: str) -> None:
 
 
 def _waiting(name: str, url: str) -> tuple[int, int]:
-    """(outbox rows the relay has not tried yet, messages ready in the inbox queue). An event no service
-    subscribes to stays in the outbox by design (the relay publishes with `mandatory`), so a tried row counts
-    as done here."""
+    """(unpublished outbox rows, messages ready in the inbox queue)."""
     service = load(name)
     engine = db.make_engine(url)
     with engine.connect() as connection:
         pending = connection.scalar(select(func.count()).select_from(service.tables.outbox)
-                                    .where(service.tables.outbox.c.published_at.is_(None),
-                                           service.tables.outbox.c.attempts == 0))
+                                    .where(service.tables.outbox.c.published_at.is_(None)))
     engine.dispose()
     subscription = service.subscription(Settings().bus_retry_delays)
     if subscription is None:
