@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 HOST = "127.0.0.1"
+REQUEST_TIMEOUT_SECONDS = 30
 
 
 @dataclass
@@ -44,11 +45,15 @@ def request(port: int, path: str, headers: dict[str, str] | None = None) -> byte
 
 
 async def _fetch(port: int, raw: bytes) -> int:
-    """The status of one answer, read whole; 0 when the connection failed."""
+    """The status of one answer, read whole; 0 when the connection failed or no answer came in time."""
     try:
-        reader, writer = await asyncio.open_connection(HOST, port)
-    except OSError:
+        return await asyncio.wait_for(_exchange(port, raw), REQUEST_TIMEOUT_SECONDS)
+    except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
         return 0
+
+
+async def _exchange(port: int, raw: bytes) -> int:
+    reader, writer = await asyncio.open_connection(HOST, port)
     try:
         writer.write(raw)
         head = await reader.readuntil(b"\r\n\r\n")
@@ -56,8 +61,6 @@ async def _fetch(port: int, raw: bytes) -> int:
                        if line.lower().startswith(b"content-length:")), None)
         await (reader.readexactly(length) if length is not None else reader.read())
         return int(head[9:12])
-    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
-        return 0
     finally:
         writer.close()
 
@@ -100,7 +103,7 @@ async def _paced(port: int, requests: Sequence[bytes], rate: float, seconds: flo
     return outcome
 
 
-def flat_out(port: int, requests: Sequence[bytes], *, clients: int, seconds: float, most: int = 10**7) -> Outcome:
+def flat_out(port: int, requests: Sequence[bytes], *, clients: int, seconds: float, most: int) -> Outcome:
     """`clients` requests in flight for `seconds` (or until `most` were sent)."""
     return asyncio.run(_flat_out(port, requests, clients, seconds, most))
 
