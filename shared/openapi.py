@@ -11,6 +11,9 @@ from __future__ import annotations
 import re
 
 from apiflask import APIFlask
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.common import make_schema_key, resolve_schema_instance
+from marshmallow import Schema
 
 from shared.problems import PROBLEM_JSON
 
@@ -92,3 +95,21 @@ def _idempotent_operations(app: APIFlask) -> set[tuple[str, str]]:
             path = _PATH_PARAMETER.sub(r"{\1}", rule.rule)
             found.update((path, method.lower()) for method in rule.methods - {"HEAD", "OPTIONS"})
     return found
+
+
+class DocumentedApp(APIFlask):
+    """APIFlask whose document names each schema once.
+
+    A schema first met nested in another (a page's items, a move-in's documents) is registered by apispec
+    itself; APIFlask, meeting it later as an operation's body, would register a second copy under another
+    name. Here it reuses apispec's.
+    """
+
+    def _register_schema_and_get_ref(self, spec, registered_schema_classes, schema_obj):
+        if isinstance(schema_obj, Schema) or (isinstance(schema_obj, type) and issubclass(schema_obj, Schema)):
+            plugin = next(p for p in spec.plugins if isinstance(p, MarshmallowPlugin))
+            instance = resolve_schema_instance(schema_obj)
+            name = plugin.converter.refs.get(make_schema_key(instance)) if not instance.partial else None
+            if name is not None:
+                return {"$ref": f"#/components/schemas/{name}"}
+        return super()._register_schema_and_get_ref(spec, registered_schema_classes, schema_obj)

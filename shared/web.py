@@ -49,7 +49,7 @@ def create_service_app(service, settings: Settings | None = None) -> APIFlask:
     settings = settings or Settings()
     logs.configure(service.name, settings.log_level)
     tracing.configure_once(service.name)
-    app = APIFlask(
+    app = openapi.DocumentedApp(
         f"services.{service.name}",
         title=f"{service.name.capitalize()} API",
         version="1.0.0",
