@@ -318,6 +318,8 @@ def test_authority_is_the_role_held_at_the_move_ins_site(occupants, site, booked
     seen_but_not_cs = bearer(roles=(), sites=(), site_roles={site["id"]: ["cashier"], other["id"]: ["site_manager"]})
     refused = step(occupants, booked, "check-in", headers=seen_but_not_cs)
     assert refused.status_code == 403 and get(occupants, booked)["state"] == "booked"
+    assert step(occupants, booked, "documents", {"kind": "lease"}, seen_but_not_cs).status_code == 403
+    assert len(get(occupants, booked)["documents"]) == 3
     here = bearer(roles=(), sites=(), site_roles={site["id"]: ["cs_specialist"], other["id"]: ["cs_supervisor"]})
     ok(step(occupants, booked, "check-in", headers=here))
     ok(step(occupants, booked, "identity-verification", headers=here))
@@ -568,8 +570,13 @@ def test_a_bad_batch_names_the_field_and_creates_nothing(occupants, site, overri
 
 def test_batches_are_opened_by_a_supervisor_or_manager_of_the_site(occupants, site):
     assert post(occupants, "/v1/move-in-batches", batch_body(site), CS).status_code == 403
-    outsider = post(occupants, "/v1/move-in-batches", batch_body(site), bearer(ORG_B, roles=("site_manager",)))
-    assert outsider.status_code == 404
+    outsider = bearer(ORG_B, roles=("site_manager",))
+    assert post(occupants, "/v1/move-in-batches", batch_body(site), outsider).status_code == 404
+    assert ok(occupants.get("/v1/move-in-batches", query_string={"site_id": site["id"]}, headers=CS))["items"] == []
+    batch = ok(post(occupants, "/v1/move-in-batches", batch_body(site), MANAGER), 201)
+    assert occupants.get(f"/v1/move-in-batches/{batch['id']}", headers=outsider).status_code == 404
+    assert occupants.get("/v1/move-in-batches", query_string={"site_id": site["id"]}, headers=outsider).status_code \
+        == 404
 
 
 def test_a_slot_of_another_site_is_refused(occupants, site, unit, person):
@@ -636,6 +643,8 @@ def test_a_spot_check_is_recorded_once_by_a_manager_of_the_site(occupants, site,
     body = {"conforming": False, "findings": "委托代办记录缺业主签字"}
     assert post(occupants, path, body, SUPERVISOR).status_code == 403
     assert post(occupants, path, body, bearer(ORG_B, roles=("site_manager",))).status_code == 404
+    assert occupants.get("/v1/move-in-spot-checks", query_string={"site_id": site["id"]},
+                         headers=bearer(ORG_B, roles=("site_manager",))).status_code == 404
     assert post(occupants, path, {"conforming": "perhaps"}, MANAGER).get_json()["field"] == "conforming"
     done = ok(post(occupants, path, body, MANAGER))
     assert (done["state"], done["conforming"], done["findings"], done["done_by"]) == (
