@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import sqlalchemy as sa
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Date, DateTime, List, Nested, String
 from apiflask.validators import Length, OneOf
 from marshmallow import ValidationError
-import sqlalchemy as sa
 
 from services.occupants.people import rules
 from services.occupants.people.tables import Occupancy, Person, PersonnelEntry
@@ -46,13 +46,13 @@ def _today():
     return datetime.now(timezone.utc).date()
 
 
-def Phone(**kwargs):
+def phone_field(**kwargs):
     return _Checked(rules.normalise_phone, max_length=40,
                     metadata={"description": "Any common notation; stored and shown in E.164. A number without a "
                                              "country code is read as Chinese."}, **kwargs)
 
 
-def IdNumber(**kwargs):
+def id_number_field(**kwargs):
     return _Checked(lambda value: rules.check_id_number(value, _today()), max_length=18,
                     metadata={"description": "Chinese resident ID number (18 characters). Shown whole only to "
                                              "site managers, CS supervisors, property and general managers."},
@@ -64,7 +64,7 @@ _Channels = List(String(validate=OneOf(rules.CHANNELS)), validate=Length(max=3))
 
 class EmergencyContact(Schema):
     name = String(required=True, validate=Length(1, 200))
-    phone = Phone(load_default="")
+    phone = phone_field(load_default="")
     relation = String(load_default="", validate=Length(max=40))
 
 
@@ -72,23 +72,23 @@ class PersonChanges(Schema):
     """The fields a change may give; those left out stay as they are."""
 
     full_name = String(validate=Length(1, 200))
-    phone = Phone()
+    phone = phone_field()
     email = _Checked(rules.normalise_email, max_length=200)
     preferred_language = String(validate=OneOf(rules.LANGUAGES))
     preferred_channels = _Channels
     birthday = Date(allow_none=True)
     emergency_contact = Nested(EmergencyContact, allow_none=True)
     contact_name = String(validate=Length(max=200), metadata={"description": "A company's contact person."})
-    id_number = IdNumber()
+    id_number = id_number_field()
 
 
 class PersonIn(PersonChanges):
     site_id = String(required=True, validate=Length(36, 36))
     kind = String(load_default="individual", validate=OneOf(rules.PERSON_KINDS))
     full_name = String(required=True, validate=Length(1, 200))
-    phone = Phone(load_default="")
+    phone = phone_field(load_default="")
     email = _Checked(rules.normalise_email, max_length=200, load_default="")
-    id_number = IdNumber(load_default="")
+    id_number = id_number_field(load_default="")
     preferred_language = String(load_default="zh-CN", validate=OneOf(rules.LANGUAGES))
     preferred_channels = List(String(validate=OneOf(rules.CHANNELS)), load_default=lambda: ["sms"],
                               validate=Length(max=3))
@@ -165,9 +165,9 @@ def register_person(json_data):
 @api.auth_required(auth)
 @api.input(PersonQuery, location="query")
 @api.output(page_of(PersonOut))
-@api.doc(description="Name order, or phone order when searching by phone; the filters combine.")
+@api.doc(description="Name order, or phone order when searching by phone; the filters combine. Another "
+                     "organization's site, like one that does not exist, has nobody in it.")
 def search_persons(query_data):
-    """Another organization's site, like one that does not exist, has nobody in it."""
     site_id = visible_site(query_data.pop("site_id"))
     filters = {key: query_data.pop(key, None) for key in ("q", "phone", "unit_id", "unit_number", "building_id")}
     page = rules.search(db_session(), principal().organization_id, site_id, query_data, **filters)
@@ -331,9 +331,9 @@ def transfer_ownership(unit_id, json_data):
 
 class PersonnelIn(Schema):
     full_name = String(required=True, validate=Length(1, 200))
-    phone = Phone(load_default="")
+    phone = phone_field(load_default="")
     position = String(load_default="", validate=Length(max=100))
-    id_number = IdNumber(load_default="")
+    id_number = id_number_field(load_default="")
     pass_needed = Boolean(load_default=False, metadata={"description": "Whether access issues a building pass."})
 
 
