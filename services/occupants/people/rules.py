@@ -14,7 +14,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.occupants import roles
-from services.occupants.archives.rules import keep_former_owner_archive
+from services.occupants.archives.rules import ensure_owner_archive, keep_former_owner_archive
 from services.occupants.models import chassis
 from services.occupants.people import events
 from services.occupants.people.tables import Occupancy, Person, PersonnelEntry
@@ -328,8 +328,8 @@ def _finish(session: Session, unit: Unit, current: list[Occupancy], ending: list
 def transfer_ownership(session: Session, unit: Unit, *, new_owners: Sequence[Mapping], transferred_on: date,
                        actor: str) -> dict:
     """OCC-5: the current owners' occupancies end the day before `transferred_on`, the new owners' start on
-    it (each {person_id, share}), and each former owner's archive is kept apart until its retention date.
-    Who lives in the unit does not change, so neither does its state."""
+    it (each {person_id, share}); each former owner's archive is kept apart until its retention date, and
+    each new owner gets one. Who lives in the unit does not change, so neither does its state."""
     formers = [o for o in _current(session, unit) if o.role == "owner"]
     if not formers:
         raise _conflict("unit_id", "The unit has no current owner to transfer from; record the owner's "
@@ -342,9 +342,11 @@ def transfer_ownership(session: Session, unit: Unit, *, new_owners: Sequence[Map
                       share=owner.get("share"), actor=actor) for owner in new_owners]
     former_ids = list(dict.fromkeys(o.person_id for o in formers))
     new_ids = [o.person_id for o in started]
+    place = {"organization_id": unit.organization_id, "site_id": unit.site_id, "unit_id": unit.id, "actor": actor}
     for person_id in former_ids:
-        keep_former_owner_archive(session, organization_id=unit.organization_id, site_id=unit.site_id,
-                                  unit_id=unit.id, person_id=person_id, transferred_on=transferred_on, actor=actor)
+        keep_former_owner_archive(session, person_id=person_id, transferred_on=transferred_on, **place)
+    for person_id in new_ids:
+        ensure_owner_archive(session, person_id=person_id, **place)
     audit.record(session, chassis.audit_log, organization_id=unit.organization_id, site_id=unit.site_id,
                  entity="unit", entity_id=unit.id, action="transfer_ownership", actor=actor,
                  data={"former_owner_ids": former_ids, "new_owner_ids": new_ids,

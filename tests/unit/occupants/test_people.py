@@ -374,6 +374,9 @@ def test_an_ownership_transfer_ends_the_former_owners_and_starts_the_new(occupan
     kept = published(occupants, ArchiveSetAside)
     assert sorted((a.person_id, a.transferred_on, a.retain_until) for a in kept) == sorted(
         [(seller_a, "2026-03-01", "2029-03-01"), (seller_b, "2026-03-01", "2029-03-01")])
+    with _state(occupants).engine.connect() as connection:
+        archives = connection.exec_driver_sql("SELECT person_id, state FROM owner_archives").all()
+    assert sorted(archives) == sorted([(seller_a, "set_aside"), (seller_b, "set_aside"), (buyer, "current")])
 
 
 def test_a_transfer_needs_a_current_owner_and_a_date_after_their_start(occupants, site):
