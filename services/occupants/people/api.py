@@ -318,7 +318,8 @@ def move_out(unit_id, json_data):
 @api.input(TransferIn)
 @api.output(TransferOut)
 @api.doc(description="OCC-5. The current owners' occupancies end the day before `transferred_on` and the new "
-                     "owners' start on it; each former owner's archive is kept apart until its retention date. "
+                     "owners' start on it; each former owner's archive is kept apart until its retention date "
+                     "and each new owner gets one. "
                      "Publishes occupancy.ended.v1 for each former owner, occupancy.started.v1 for each new one "
                      "and ownership.transferred.v1.")
 def transfer_ownership(unit_id, json_data):
