@@ -44,12 +44,13 @@ def request(port: int, path: str, headers: dict[str, str] | None = None) -> byte
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-async def _fetch(port: int, raw: bytes) -> int:
-    """The status of one answer, read whole; 0 when the connection failed or no answer came in time."""
+async def _fetch(port: int, raw: bytes) -> int | str:
+    """The status of one answer, read whole; the error's name when there was none in time."""
     try:
         return await asyncio.wait_for(_exchange(port, raw), REQUEST_TIMEOUT_SECONDS)
-    except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
-        return 0
+    except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+            ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"[:120]
 
 
 async def _exchange(port: int, raw: bytes) -> int:
