@@ -22,6 +22,7 @@ import json
 import os
 import random
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -70,6 +71,16 @@ def run(persons: int, units: int) -> list[dict]:
     clients = int(os.environ.get("BENCH_SEARCH_CLIENTS", "8"))
     limit = int(os.environ.get("BENCH_SEARCH_LIMIT", "20"))
     logs = Path(tempfile.mkdtemp(prefix="psp-bench-search-"))
+    try:
+        figures = _run(logs, persons, units, seconds, clients, limit)
+    except BaseException:
+        progress(f"gunicorn logs kept in {logs}")
+        raise
+    shutil.rmtree(logs, ignore_errors=True)
+    return figures
+
+
+def _run(logs: Path, persons: int, units: int, seconds: float, clients: int, limit: int) -> list[dict]:
     with databases(["occupants"]) as urls, ExitStack() as stack:
         organization_id = str(uuid.uuid4())
         site_id = _load(urls["occupants"], organization_id, persons, units)
