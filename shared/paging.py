@@ -17,11 +17,13 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
 
 from apiflask import Schema
 from apiflask.fields import Integer, List, Nested, String
 from apiflask.validators import Length, Range
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Select, literal, tuple_
 from sqlalchemy.orm import Session
 
 from shared.problems import Problem
@@ -54,21 +56,34 @@ def _encode(values: Sequence) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(values), default=str).encode()).decode()
 
 
-def _decode(cursor: str, width: int) -> list:
+def _decode(cursor: str, order: Sequence) -> list:
+    """The cursor's values as typed literals of the order columns, so each backend compares them as it
+    compares the columns (SQLite keeps times as text in its own format)."""
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        values = None
-    if not isinstance(values, list) or len(values) != width or not all(isinstance(v, (str, int)) for v in values):
-        raise Problem(422, "Unprocessable Content", "Not a cursor this list gave out.", field="cursor")
-    return values
+        if not isinstance(values, list) or len(values) != len(order):
+            raise ValueError
+        return [literal(_parse(value, column.type.python_type), type_=column.type)
+                for value, column in zip(values, order)]
+    except (binascii.Error, ValueError, TypeError, ArithmeticError, UnicodeDecodeError):
+        raise Problem(422, "Unprocessable Content", "Not a cursor this list gave out.", field="cursor") from None
+
+
+def _parse(value, python_type: type):
+    if python_type in (datetime, date) and isinstance(value, str):
+        return python_type.fromisoformat(value)
+    if python_type is Decimal and isinstance(value, str):
+        return Decimal(value)
+    if isinstance(value, python_type) and not isinstance(value, bool):
+        return value
+    raise ValueError(value)
 
 
 def keyset_page(session: Session, stmt: Select, order: Sequence, query: dict) -> dict:
     """One page of `stmt`'s rows (ORM entities or rows) in `order`, after the query's cursor."""
     limit = query.get("limit", DEFAULT_LIMIT)
     if query.get("cursor"):
-        stmt = stmt.where(tuple_(*order) > tuple_(*_decode(query["cursor"], len(order))))
+        stmt = stmt.where(tuple_(*order) > tuple_(*_decode(query["cursor"], order)))
     rows = session.scalars(stmt.order_by(*order).limit(limit + 1)).all()
     items = rows[:limit]
     next_cursor = None
