@@ -19,7 +19,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import db, logs, metrics, openapi, tracing
-from shared.auth import principal, sees_site
+from shared.auth import principal, roles_at, sees_site
 from shared.config import Settings
 from shared.health import Readiness
 from shared.problems import Problem, from_validation, not_found, unstorable_text
@@ -208,4 +208,20 @@ def get_visible(model, row_id: str, what: str):
     if (row is None or row.organization_id != caller.organization_id
             or (getattr(row, "site_id", None) and not sees_site(row.site_id))):
         raise not_found(what)
+    return row
+
+
+def get_referenced(model, row_id: str, field: str, what: str):
+    """A row a request body names: like `get_visible`, but an unknown one is bad input naming the field."""
+    try:
+        return get_visible(model, row_id, what)
+    except Problem as missing:
+        raise Problem(422, "Unprocessable Content", f"No such {what}.", field=field) from missing
+
+
+def take_step(model, row_id: str, what: str, take, fields: dict):
+    """A workflow step on a visible record: `take(session, row, actor=…, roles=…, **fields)`, with the
+    caller's roles at the record's site."""
+    row = get_visible(model, row_id, what)
+    take(db_session(), row, actor=principal().subject, roles=roles_at(row.site_id), **fields)
     return row

@@ -20,8 +20,7 @@ from shared.auth import auth, principal, require_role_at, roles_at
 from shared.fields import DecimalString, UtcDateTime
 from shared.idempotency import idempotent
 from shared.paging import PageQuery, keyset_page, page_of
-from shared.problems import Problem
-from shared.web import db_session, get_visible
+from shared.web import db_session, get_referenced, get_visible, take_step
 
 api = APIBlueprint("decoration", __name__, url_prefix="/v1")
 
@@ -215,12 +214,6 @@ def _decoration(decoration_id: str) -> Decoration:
     return get_visible(Decoration, decoration_id, "decoration")
 
 
-def _step(decoration_id: str, take, json_data: dict) -> Decoration:
-    """A workflow step, taken with the caller's roles at the decoration's site."""
-    decoration = _decoration(decoration_id)
-    take(db_session(), decoration, actor=principal().subject, roles=roles_at(decoration.site_id), **json_data)
-    return decoration
-
 
 @api.post("/decorations")
 @api.auth_required(auth)
@@ -228,12 +221,9 @@ def _step(decoration_id: str, take, json_data: dict) -> Decoration:
 @api.input(DecorationIn)
 @api.output(DecorationOut, status_code=201)
 def apply(json_data):
-    unit = db_session().get(Unit, json_data.pop("unit_id"))
-    caller = principal()
-    if unit is None or unit.organization_id != caller.organization_id or not caller.sees_site(unit.site_id):
-        raise Problem(422, "Unprocessable Content", "No such unit.", field="unit_id")
+    unit = get_referenced(Unit, json_data.pop("unit_id"), "unit_id", "unit")
     require_role_at(unit.site_id, *CUSTOMER_SERVICE)
-    return rules.apply(db_session(), unit, actor=caller.subject, **json_data)
+    return rules.apply(db_session(), unit, actor=principal().subject, **json_data)
 
 
 @api.get("/decorations")
@@ -259,7 +249,7 @@ def get_decoration(decoration_id):
 @api.input(DecorationIdentityIn)
 @api.output(DecorationOut)
 def verify_identity(decoration_id, json_data):
-    return _step(decoration_id, rules.verify_identity, json_data)
+    return take_step(Decoration, decoration_id, "decoration", rules.verify_identity, json_data)
 
 
 @api.post("/decorations/<decoration_id>/plan-review")
@@ -267,7 +257,7 @@ def verify_identity(decoration_id, json_data):
 @api.input(DecorationPlanReviewIn)
 @api.output(DecorationOut)
 def review_plan(decoration_id, json_data):
-    return _step(decoration_id, rules.review_plan, json_data)
+    return take_step(Decoration, decoration_id, "decoration", rules.review_plan, json_data)
 
 
 @api.post("/decorations/<decoration_id>/government-approval")
@@ -275,7 +265,7 @@ def review_plan(decoration_id, json_data):
 @api.input(DecorationGovernmentApprovalIn)
 @api.output(DecorationOut)
 def record_government_approval(decoration_id, json_data):
-    return _step(decoration_id, rules.record_government_approval, json_data)
+    return take_step(Decoration, decoration_id, "decoration", rules.record_government_approval, json_data)
 
 
 @api.post("/decorations/<decoration_id>/agreement")
@@ -283,7 +273,7 @@ def record_government_approval(decoration_id, json_data):
 @api.input(DecorationAgreementIn)
 @api.output(DecorationOut)
 def sign_agreement(decoration_id, json_data):
-    return _step(decoration_id, rules.sign_agreement, json_data)
+    return take_step(Decoration, decoration_id, "decoration", rules.sign_agreement, json_data)
 
 
 @api.post("/decorations/<decoration_id>/permit")
@@ -291,7 +281,7 @@ def sign_agreement(decoration_id, json_data):
 @api.input(DecorationPermitIn)
 @api.output(DecorationOut)
 def issue_permit(decoration_id, json_data):
-    return _step(decoration_id, rules.issue_permit, json_data)
+    return take_step(Decoration, decoration_id, "decoration", rules.issue_permit, json_data)
 
 
 @api.post("/decorations/<decoration_id>/start")
@@ -299,7 +289,7 @@ def issue_permit(decoration_id, json_data):
 @api.input(DecorationStepIn)
 @api.output(DecorationOut)
 def start_works(decoration_id, json_data):
-    return _step(decoration_id, rules.start_works, json_data)
+    return take_step(Decoration, decoration_id, "decoration", rules.start_works, json_data)
 
 
 @api.post("/decorations/<decoration_id>/inspections")
@@ -307,7 +297,7 @@ def start_works(decoration_id, json_data):
 @api.input(DecorationInspectionIn)
 @api.output(DecorationOut)
 def inspect(decoration_id, json_data):
-    return _step(decoration_id, rules.inspect, json_data)
+    return take_step(Decoration, decoration_id, "decoration", rules.inspect, json_data)
 
 
 @api.post("/decorations/<decoration_id>/deposit-refund")
@@ -315,7 +305,7 @@ def inspect(decoration_id, json_data):
 @api.input(DepositRefundIn)
 @api.output(DecorationOut)
 def request_refund(decoration_id, json_data):
-    return _step(decoration_id, rules.request_refund, json_data)
+    return take_step(Decoration, decoration_id, "decoration", rules.request_refund, json_data)
 
 
 @api.post("/decorations/<decoration_id>/archive")
@@ -323,7 +313,7 @@ def request_refund(decoration_id, json_data):
 @api.input(DecorationStepIn)
 @api.output(DecorationOut)
 def archive(decoration_id, json_data):
-    return _step(decoration_id, rules.archive, json_data)
+    return take_step(Decoration, decoration_id, "decoration", rules.archive, json_data)
 
 
 @api.post("/decorations/<decoration_id>/violations")

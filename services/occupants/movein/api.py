@@ -17,12 +17,11 @@ from services.occupants.movein.tables import MoveIn, MoveInBatch, MoveInDocument
 from services.occupants.places.api import site_row
 from services.occupants.places.tables import Unit
 from services.occupants.roles import CUSTOMER_SERVICE
-from shared.auth import auth, principal, require_role_at, roles_at, sees_site
+from shared.auth import auth, principal, require_role_at, roles_at
 from shared.fields import DecimalString, UtcDateTime
 from shared.idempotency import idempotent
 from shared.paging import PageQuery, keyset_page, page_of
-from shared.problems import Problem
-from shared.web import db_session, get_visible
+from shared.web import db_session, get_referenced, get_visible, take_step
 
 api = APIBlueprint("movein", __name__, url_prefix="/v1")
 
@@ -303,12 +302,6 @@ def _move_in(move_in_id: str) -> MoveIn:
     return get_visible(MoveIn, move_in_id, "move-in")
 
 
-def _step(move_in_id: str, take, json_data: dict) -> MoveIn:
-    """A workflow step, taken with the caller's roles at the move-in's site."""
-    move_in = _move_in(move_in_id)
-    take(db_session(), move_in, actor=principal().subject, roles=roles_at(move_in.site_id), **json_data)
-    return move_in
-
 
 @api.post("/move-ins")
 @api.auth_required(auth)
@@ -316,12 +309,9 @@ def _step(move_in_id: str, take, json_data: dict) -> MoveIn:
 @api.input(MoveInIn)
 @api.output(MoveInOut, status_code=201)
 def book(json_data):
-    unit = db_session().get(Unit, json_data.pop("unit_id"))
-    caller = principal()
-    if unit is None or unit.organization_id != caller.organization_id or not sees_site(unit.site_id):
-        raise Problem(422, "Unprocessable Content", "No such unit.", field="unit_id")
+    unit = get_referenced(Unit, json_data.pop("unit_id"), "unit_id", "unit")
     require_role_at(unit.site_id, *CUSTOMER_SERVICE)
-    return rules.book(db_session(), unit, actor=caller.subject, **json_data)
+    return rules.book(db_session(), unit, actor=principal().subject, **json_data)
 
 
 @api.get("/move-ins")
@@ -371,7 +361,7 @@ def list_records(move_in_id, query_data):
 @api.input(CheckInIn)
 @api.output(MoveInOut)
 def check_in(move_in_id, json_data):
-    return _step(move_in_id, rules.check_in, json_data)
+    return take_step(MoveIn, move_in_id, "move-in", rules.check_in, json_data)
 
 
 @api.post("/move-ins/<move_in_id>/identity-verification")
@@ -379,7 +369,7 @@ def check_in(move_in_id, json_data):
 @api.input(MoveInStepIn)
 @api.output(MoveInOut)
 def verify_identity(move_in_id, json_data):
-    return _step(move_in_id, rules.verify_identity, json_data)
+    return take_step(MoveIn, move_in_id, "move-in", rules.verify_identity, json_data)
 
 
 @api.post("/move-ins/<move_in_id>/agreements")
@@ -387,7 +377,7 @@ def verify_identity(move_in_id, json_data):
 @api.input(MoveInAgreementsIn)
 @api.output(MoveInOut)
 def sign_agreements(move_in_id, json_data):
-    return _step(move_in_id, rules.sign_agreements, json_data)
+    return take_step(MoveIn, move_in_id, "move-in", rules.sign_agreements, json_data)
 
 
 @api.post("/move-ins/<move_in_id>/fees-request")
@@ -395,7 +385,7 @@ def sign_agreements(move_in_id, json_data):
 @api.input(FeesRequestIn)
 @api.output(MoveInOut)
 def request_fees(move_in_id, json_data):
-    return _step(move_in_id, rules.request_fees, json_data)
+    return take_step(MoveIn, move_in_id, "move-in", rules.request_fees, json_data)
 
 
 @api.post("/move-ins/<move_in_id>/inspection")
@@ -404,7 +394,7 @@ def request_fees(move_in_id, json_data):
 @api.output(MoveInOut)
 def begin_inspection(move_in_id, json_data):
     """The joint inspection begins with the opening meter readings; billing is told them."""
-    return _step(move_in_id, rules.begin_inspection, json_data)
+    return take_step(MoveIn, move_in_id, "move-in", rules.begin_inspection, json_data)
 
 
 @api.post("/move-ins/<move_in_id>/inspection-failure")
@@ -412,7 +402,7 @@ def begin_inspection(move_in_id, json_data):
 @api.input(FailedInspectionIn)
 @api.output(MoveInOut)
 def fail_inspection(move_in_id, json_data):
-    return _step(move_in_id, rules.fail_inspection, json_data)
+    return take_step(MoveIn, move_in_id, "move-in", rules.fail_inspection, json_data)
 
 
 @api.post("/move-ins/<move_in_id>/rectification")
@@ -421,7 +411,7 @@ def fail_inspection(move_in_id, json_data):
 @api.output(MoveInOut)
 def open_rectification(move_in_id, json_data):
     """Each defect of the failed inspection goes to ticketing with its deadline."""
-    return _step(move_in_id, rules.open_rectification, json_data)
+    return take_step(MoveIn, move_in_id, "move-in", rules.open_rectification, json_data)
 
 
 @api.post("/move-ins/<move_in_id>/reinspection")
@@ -429,7 +419,7 @@ def open_rectification(move_in_id, json_data):
 @api.input(MoveInStepIn)
 @api.output(MoveInOut)
 def begin_reinspection(move_in_id, json_data):
-    return _step(move_in_id, rules.begin_reinspection, json_data)
+    return take_step(MoveIn, move_in_id, "move-in", rules.begin_reinspection, json_data)
 
 
 @api.post("/move-ins/<move_in_id>/acceptance")
@@ -438,7 +428,7 @@ def begin_reinspection(move_in_id, json_data):
 @api.output(MoveInOut)
 def accept(move_in_id, json_data):
     """The unit is accepted and the keys handed over: the applicant becomes its occupant."""
-    return _step(move_in_id, rules.accept, json_data)
+    return take_step(MoveIn, move_in_id, "move-in", rules.accept, json_data)
 
 
 @api.post("/move-ins/<move_in_id>/archive")
@@ -446,7 +436,7 @@ def accept(move_in_id, json_data):
 @api.input(MoveInStepIn)
 @api.output(MoveInOut)
 def archive(move_in_id, json_data):
-    return _step(move_in_id, rules.archive, json_data)
+    return take_step(MoveIn, move_in_id, "move-in", rules.archive, json_data)
 
 
 @api.post("/move-in-batches")

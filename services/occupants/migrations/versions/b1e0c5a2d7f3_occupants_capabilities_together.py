@@ -7,9 +7,6 @@ Create Date: 2026-12-01 14:42:59.206217
 """
 from typing import Sequence, Union
 
-from alembic import op
-import sqlalchemy as sa
-
 
 # revision identifiers, used by Alembic.
 revision: str = 'b1e0c5a2d7f3'
