@@ -214,7 +214,6 @@ def _decoration(decoration_id: str) -> Decoration:
     return get_visible(Decoration, decoration_id, "decoration")
 
 
-
 @api.post("/decorations")
 @api.auth_required(auth)
 @idempotent

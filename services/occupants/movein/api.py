@@ -302,7 +302,6 @@ def _move_in(move_in_id: str) -> MoveIn:
     return get_visible(MoveIn, move_in_id, "move-in")
 
 
-
 @api.post("/move-ins")
 @api.auth_required(auth)
 @idempotent
