@@ -80,14 +80,22 @@ def _parse(value, python_type: type):
 
 
 def keyset_page(session: Session, stmt: Select, order: Sequence, query: dict) -> dict:
-    """One page of `stmt`'s rows (ORM entities or rows) in `order`, after the query's cursor."""
+    """One page of `stmt`'s rows (ORM entities or plain rows) in `order`, after the query's cursor."""
     limit = query.get("limit", DEFAULT_LIMIT)
     if query.get("cursor"):
         stmt = stmt.where(tuple_(*order) > tuple_(*_decode(query["cursor"], order)))
-    rows = session.scalars(stmt.order_by(*order).limit(limit + 1)).all()
+    result = session.execute(stmt.order_by(*order).limit(limit + 1))
+    # select(Model) pages entities; select(table) or select(columns) pages plain rows, which skip the ORM's
+    # bookkeeping on a hot list.
+    rows = (result.scalars() if _selects_one_entity(stmt) else result).all()
     items = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
         last = items[-1]
         next_cursor = _encode([getattr(last, column.key) for column in order])
     return {"items": items, "next_cursor": next_cursor}
+
+
+def _selects_one_entity(stmt: Select) -> bool:
+    columns = stmt.column_descriptions
+    return len(columns) == 1 and hasattr(columns[0]["type"], "__mapper__")

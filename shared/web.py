@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
@@ -19,7 +19,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import db, logs, metrics, openapi, tracing
-from shared.auth import principal, roles_at, sees_site
+from shared.auth import VerifiedTokens, principal, roles_at, sees_site
 from shared.config import Settings
 from shared.health import Readiness
 from shared.problems import Problem, from_validation, not_found, unstorable_text
@@ -36,6 +36,7 @@ class ServiceState:
     readiness: Readiness
     # Set by a service that keeps a staff directory: see shared.auth.roles_at.
     role_directory: object | None = None
+    tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
 
 
 def db_session() -> Session:

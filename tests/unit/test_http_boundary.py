@@ -1,11 +1,13 @@
 """The HTTP boundary every service shares: auth, tenancy, problem+json, idempotency, OpenAPI."""
 
 from datetime import timedelta
+from time import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared.auth import Principal, VerifiedTokens
 from tests.conftest import ORG_B, bearer, token
 
 PUBLIC = {"/livez", "/readyz", "/metrics", "/openapi.json", "/docs"}
@@ -133,3 +135,15 @@ def test_any_request_body_gets_a_clear_answer_never_a_crash(occupants, site, bod
     if response.status_code != 201:
         assert response.mimetype == "application/problem+json"
         assert response.get_json()["detail"]
+
+
+def test_a_verified_token_is_kept_only_until_it_expires():
+    tokens = VerifiedTokens(size=2)
+    live = Principal("u", "org", frozenset(), frozenset(), expires_at=time() + 60)
+    tokens.remember("live", live)
+    tokens.remember("expired", Principal("u", "org", frozenset(), frozenset(), expires_at=time() - 1))
+    assert tokens.get("live") is live
+    assert tokens.get("expired") is None
+    assert tokens.get("unknown") is None
+    tokens.remember("third", live)  # full: the cache starts again
+    assert tokens.get("live") is None and tokens.get("third") is live

@@ -424,9 +424,9 @@ def _name_contains(session: Session, q: str):
 def search(session: Session, organization_id: str, site_id: str, page: dict, *, q: str | None = None,
            phone: str | None = None, unit_id: str | None = None, unit_number: str | None = None,
            building_id: str | None = None) -> dict:
-    """A page of the site's persons: name containing `q`, phone starting with `phone` (then in phone
-    order), currently occupying the unit (by id, or by number within a building)."""
-    stmt: Select = select(Person).where(Person.site_id == site_id, Person.organization_id == organization_id)
+    """A page of the site's persons, as plain rows: name containing `q`, phone starting with `phone` (then
+    in phone order), currently occupying the unit (by id, or by number within a building)."""
+    stmt: Select = select(Person.__table__).where(Person.site_id == site_id, Person.organization_id == organization_id)
     order = (Person.full_name, Person.id)
     if q:
         stmt = stmt.where(_name_contains(session, q))
