@@ -71,6 +71,12 @@ BUS_OUTBOX_OLDEST_AGE = Gauge(
 BUS_DEAD_LETTERED = Counter(
     "bus_dead_lettered_total", "Messages moved to a dead-letter queue.", ["service", "event_type"]
 )
+# `task`, not `job`: Prometheus keeps `job` for the scrape job.
+WORKER_JOB_RUNS = Counter(
+    "worker_job_runs_total",
+    "Runs of a worker's scheduled jobs (outbox relay upkeep, imports, deadlines, …), by outcome: ok, failed.",
+    ["service", "task", "outcome"],
+)
 BUS_QUEUE_DEPTH = Gauge(
     "bus_queue_depth_messages",
     "Messages ready in a consumer's queue.",

@@ -113,6 +113,9 @@ class Worker:
                 job.run()
             except Exception:  # noqa: BLE001 - a failed run is logged; the next one comes on schedule
                 log.exception("job %s failed", job.name)
+                metrics.WORKER_JOB_RUNS.labels(self.service.name, job.name, "failed").inc()
+            else:
+                metrics.WORKER_JOB_RUNS.labels(self.service.name, job.name, "ok").inc()
             self.stop.wait(job.every)
 
     def observe_queue_depth(self) -> None:
