@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     idempotency_retention_hours: int = Field(
         24, alias="IDEMPOTENCY_RETENTION_HOURS", ge=1, description="How long an `Idempotency-Key` is honoured."
     )
+    http_max_body_bytes: int = Field(
+        64 * 1024 * 1024,
+        alias="HTTP_MAX_BODY_BYTES",
+        ge=1024,
+        description="Largest request body an API process reads, in bytes; a larger one is refused with 413 "
+        "before it is read. Uploads have their own, smaller limits (`FILE_MAX_BYTES`, imports).",
+    )
     file_store_dir: str = Field(
         "",
         alias="FILE_STORE_DIR",

@@ -2,7 +2,7 @@
 
 Each authenticated operation may answer 400 (a body that is not JSON), 401, 403 (a role missing at the
 record's site), 404 (unknown, or another organization's), 409 (a conflict or a step out of order), 422
-(bad input, naming the field) and 503 (database unreachable); operations that take a file also 413. The
+(bad input, naming the field) and 503 (database unreachable); operations that take a body also 413. The
 idempotency header of create endpoints is documented where `shared.idempotency.idempotent` is used.
 """
 
@@ -54,7 +54,7 @@ AUTHENTICATED_ERRORS = {
     "422": "Bad input; `field` names it.",
     "503": "The database cannot be reached; retry after `Retry-After` seconds.",
 }
-FILE_ERRORS = {"413": "The file is larger than allowed."}
+BODY_ERRORS = {"413": "The body, or a file in it, is larger than allowed."}
 _PATH_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
@@ -75,8 +75,8 @@ def document_problems(app: APIFlask) -> None:
                 if not operation.get("security"):
                     continue
                 errors = dict(AUTHENTICATED_ERRORS)
-                if "multipart/form-data" in operation.get("requestBody", {}).get("content", {}):
-                    errors.update(FILE_ERRORS)
+                if "requestBody" in operation:
+                    errors.update(BODY_ERRORS)
                 for status, description in errors.items():
                     operation["responses"][status] = _problem(description)
                 if (path, method) in idempotent:

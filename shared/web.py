@@ -65,6 +65,7 @@ def create_service_app(service, settings: Settings | None = None) -> APIFlask:
         # Errors are documented by shared.openapi, as the problem+json they are.
         AUTO_VALIDATION_ERROR_RESPONSE=False,
         AUTO_AUTH_ERROR_RESPONSE=False,
+        MAX_CONTENT_LENGTH=settings.http_max_body_bytes,
         SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         INFO={"description": service.description},
     )
@@ -163,7 +164,8 @@ def _install_errors(app: APIFlask) -> None:
         if error.status_code == 422 and isinstance(error.detail, dict) and error.detail:
             return from_validation(error.detail).to_response()
         detail = error.message if isinstance(error.message, str) else ""
-        title = {401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed"}.get(error.status_code, detail)
+        title = {401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+                 413: "Content Too Large"}.get(error.status_code, detail)
         if error.status_code == 401:
             detail = "A valid bearer token is required."
         return Problem(error.status_code, title or "Error", detail, headers=dict(error.headers or {})).to_response()

@@ -13,7 +13,7 @@ from services import NAMES
 from shared import metrics
 from shared.bus.consumer import Handlers, InboxConsumer
 from shared.fields import DecimalString
-from tests.conftest import SECRET, bearer, migrate
+from tests.conftest import SECRET, bearer, migrate, occupants_client
 
 
 def outbox_rows(client) -> int:
@@ -118,3 +118,13 @@ def test_a_consumer_has_a_latency_series_for_each_event_type_before_any_event():
     exposition = metrics.render()[0].decode()
     assert ('bus_event_latency_seconds_count{event_type="person.registered.v1",service="contract-probe"} 0.0'
             in exposition)
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(occupants, site, monkeypatch):
+    monkeypatch.setenv("HTTP_MAX_BODY_BYTES", "2048")
+    with occupants_client() as small:
+        body = {"site_id": site["id"], "full_name": "王芳" * 1000, "phone": "13900000000"}
+        response = small.post("/v1/persons", json=body, headers=bearer())
+    assert response.status_code == 413
+    assert response.mimetype == "application/problem+json"
+    assert outbox_rows(occupants) == 0
