@@ -438,6 +438,19 @@ def archive(move_in_id, json_data):
     return take_step(MoveIn, move_in_id, "move-in", rules.archive, json_data)
 
 
+class CancellationIn(Schema):
+    reason = String(required=True, validate=Length(1, 500), metadata={"description": "Why it is off."})
+
+
+@api.post("/move-ins/<move_in_id>/cancellation")
+@api.auth_required(auth)
+@api.input(CancellationIn)
+@api.output(MoveInOut)
+@api.doc(description="Before the identity check only; a slot's place is given back.")
+def cancel(move_in_id, json_data):
+    return take_step(MoveIn, move_in_id, "move-in", rules.cancel, json_data)
+
+
 @api.post("/move-in-batches")
 @api.auth_required(auth)
 @idempotent

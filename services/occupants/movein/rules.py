@@ -56,11 +56,14 @@ MOVE_IN = Workflow("move-in", "booked", [
     Step("reinspection", "accept", "accepted", roles=SUPERVISORS),
     Step("reinspection", "fail_inspection", "inspection_failed", roles=INSPECTORS),
     Step("accepted", "archive", "archived", roles=SUPERVISORS),
-], final=("archived",))
+    # The occupant calls the appointment off, or does not come: before the papers are checked only.
+    Step("booked", "cancel", "cancelled", roles=CS),
+    Step("checked_in", "cancel", "cancelled", roles=CS),
+], final=("archived", "cancelled"))
 
 # A unit has one move-in under way at a time; an accepted one has handed its keys over (the unique index
 # ix_move_ins_unit_under_way names these states too).
-DONE = ("accepted", "archived")
+DONE = ("accepted", "archived", "cancelled")
 # Papers are shown at the counter, before the identity check closes the file.
 DOCUMENTS_OPEN = ("booked", "checked_in")
 
@@ -189,6 +192,16 @@ def check_in(session: Session, move_in: MoveIn, *, actor: str, roles, household_
     _keep(session, move_in, "registration_form", actor, {
         "household_members": [dict(m) for m in household_members], "contact_phone": contact_phone,
         "emergency_contact": emergency_contact, "vehicle_plates": list(vehicle_plates), "notes": notes})
+
+
+def cancel(session: Session, move_in: MoveIn, *, actor: str, roles, reason: str) -> None:
+    """The appointment is off: its place in a concentrated move-in's slot is given back, and the unit may be
+    booked again."""
+    step = MOVE_IN.step(move_in.state, "cancel", roles)
+    _move(session, move_in, step, actor, reason)
+    if move_in.slot_id is not None:
+        session.execute(update(MoveInSlot).where(MoveInSlot.id == move_in.slot_id, MoveInSlot.booked > 0)
+                        .values(booked=MoveInSlot.booked - 1).execution_options(synchronize_session=False))
 
 
 def verify_identity(session: Session, move_in: MoveIn, *, actor: str, roles, reason: str = "") -> None:

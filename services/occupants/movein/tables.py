@@ -59,8 +59,8 @@ class MoveIn(Base):
     __tablename__ = "move_ins"
     # One move-in under way per unit, even when two bookings race past the check in `rules.book`.
     __table_args__ = (Index("ix_move_ins_unit_under_way", "unit_id", unique=True,
-                            postgresql_where=text("state NOT IN ('accepted', 'archived')"),
-                            sqlite_where=text("state NOT IN ('accepted', 'archived')")),)
+                            postgresql_where=text("state NOT IN ('accepted', 'archived', 'cancelled')"),
+                            sqlite_where=text("state NOT IN ('accepted', 'archived', 'cancelled')")),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     organization_id: Mapped[str] = mapped_column(String(36), index=True)

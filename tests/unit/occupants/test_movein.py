@@ -131,7 +131,7 @@ def booked(occupants, unit, person):
 
 
 def test_a_move_in_goes_from_the_appointment_to_the_archive(occupants, site, unit, person, booked):
-    assert (booked["state"], booked["allowed_actions"]) == ("booked", ["check_in"])
+    assert (booked["state"], booked["allowed_actions"]) == ("booked", ["check_in", "cancel"])
     assert booked["required_documents"] == ["id_card", "move_in_notice", "purchase_contract"]
     papers(occupants, booked)
     checked = ok(step(occupants, booked, "check-in", {
@@ -260,7 +260,7 @@ def test_a_step_out_of_order_answers_409_naming_the_allowed_steps(occupants, boo
     refused = step(occupants, booked, path, body, MANAGER)
     assert refused.status_code == 409 and refused.content_type == "application/problem+json"
     problem = refused.get_json()
-    assert (problem["state"], problem["allowed"]) == ("booked", ["check_in"])
+    assert (problem["state"], problem["allowed"]) == ("booked", ["check_in", "cancel"])
     assert "check_in" in problem["detail"]
     after = get(occupants, booked)
     assert after["state"] == "booked" and len(after["history"]) == 1 and outbox_count(occupants) == before
@@ -516,7 +516,7 @@ def test_move_ins_are_listed_a_page_at_a_time_and_filtered(occupants, site, pers
     assert rest["next_cursor"] is None
     checked = ok(occupants.get("/v1/move-ins", query_string={"site_id": site["id"], "state": "checked_in"},
                                headers=CS))["items"]
-    assert [(m["id"], m["allowed_actions"]) for m in checked] == [(booked[1]["id"], ["verify_identity"])]
+    assert [(m["id"], m["allowed_actions"]) for m in checked] == [(booked[1]["id"], ["verify_identity", "cancel"])]
     bad = occupants.get("/v1/move-ins", query_string={"site_id": site["id"], "state": "moved"}, headers=CS)
     assert bad.status_code == 422 and bad.get_json()["field"] == "state"
 
@@ -530,6 +530,25 @@ def batch_body(site, capacity=1, **overrides):
             "ends_on": (day + timedelta(days=13)).isoformat(),
             "slots": [{"starts_at": SOON.replace(hour=9).isoformat(), "ends_at": SOON.replace(hour=11).isoformat(),
                        "capacity": capacity}], **overrides}
+
+
+def test_a_cancelled_appointment_gives_its_slot_place_back_and_frees_the_unit(occupants, site, person):
+    batch = ok(post(occupants, "/v1/move-in-batches", batch_body(site), SUPERVISOR), 201)
+    [slot] = batch["slots"]
+    unit = make_unit(occupants, site, "101")
+    booked = ok(post(occupants, "/v1/move-ins", booking(unit, person, appointment_at=None, slot_id=slot["id"])), 201)
+    refused = step(occupants, booked, "cancellation", {})
+    assert refused.status_code == 422 and refused.get_json()["field"] == "reason"
+    cancelled = ok(step(occupants, booked, "cancellation", {"reason": "the buyer postponed"}))
+    assert (cancelled["state"], cancelled["allowed_actions"]) == ("cancelled", [])
+    assert cancelled["history"][-1]["reason"] == "the buyer postponed"
+    assert ok(occupants.get(f"/v1/move-in-batches/{batch['id']}", headers=CS))["slots"][0]["booked"] == 0
+    again = ok(post(occupants, "/v1/move-ins", booking(unit, person, appointment_at=None, slot_id=slot["id"])), 201)
+    ok(step(occupants, again, "check-in"))
+    papers(occupants, again)
+    ok(step(occupants, again, "identity-verification"))
+    late = step(occupants, again, "cancellation", {"reason": "too late"})
+    assert late.status_code == 409 and late.get_json()["allowed"] == ["sign_agreements"]
 
 
 def test_a_concentrated_move_in_books_slots_up_to_their_capacity(occupants, site, person):
@@ -666,4 +685,5 @@ def test_the_docs_hold_the_current_diagrams():
 def test_every_state_of_the_spec_is_in_the_workflow():
     assert MOVE_IN.states == [
         "booked", "checked_in", "identity_verified", "agreements_signed", "fees_requested", "fees_paid",
-        "joint_inspection", "accepted", "inspection_failed", "rectification_open", "reinspection", "archived"]
+        "joint_inspection", "accepted", "inspection_failed", "rectification_open", "reinspection", "archived",
+        "cancelled"]
