@@ -7,7 +7,7 @@ from services.occupants.movein.api import api as movein
 from services.occupants.people.api import api as people
 from services.occupants.places.api import api as places
 from services.occupants.profile.api import api as profile
-from services.occupants.roles import CS_SUPERVISOR, GENERAL_MANAGER, PROPERTY_MANAGER, SITE_MANAGER
+from shared.roles import CS_SUPERVISOR, GENERAL_MANAGER, PROPERTY_MANAGER, SITE_MANAGER
 from services.occupants.service import SERVICE
 from services.occupants.staff.api import api as staff
 from services.occupants.staff.api import directory_roles

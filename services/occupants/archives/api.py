@@ -13,7 +13,7 @@ from flask import Response, current_app
 from marshmallow.validate import Email
 from sqlalchemy import select
 
-from services.occupants import roles as r
+from shared import roles as r
 from services.occupants.archives import rules
 from services.occupants.archives.tables import (
     AccessRequest, ArchiveDocument, ArchiveRead, InformationForm, OwnerArchive, VoidRequest,

@@ -8,7 +8,7 @@ import zlib
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.occupants import roles
+from shared import roles
 from services.occupants.archives import rules
 from services.occupants.people.tables import Person
 from services.occupants.places.tables import Site, Unit

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.occupants import roles as r
+from shared import roles as r
 from services.occupants.archives import events
 from services.occupants.archives.tables import (
     AccessRequest, ArchiveDocument, ArchiveRead, InformationForm, OwnerArchive, VoidRequest,

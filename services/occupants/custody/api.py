@@ -15,7 +15,7 @@ from services.occupants.custody.tables import CustodyAgreement, CustodyReading
 from services.occupants.people.tables import Person
 from services.occupants.places.api import site_row
 from services.occupants.places.tables import Unit
-from services.occupants.roles import CUSTOMER_SERVICE
+from shared.roles import CUSTOMER_SERVICE
 from shared.auth import auth, principal, require_role_at
 from shared.fields import DecimalString, UtcDateTime
 from shared.idempotency import idempotent

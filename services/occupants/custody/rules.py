@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.occupants import roles
+from shared import roles
 from services.occupants.custody import events
 from services.occupants.custody.tables import CustodyAgreement, CustodyReading, HeavyRainWarning
 from services.occupants.models import chassis, utcnow

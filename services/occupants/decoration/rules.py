@@ -24,7 +24,7 @@ from services.occupants.models import chassis, new_id, utcnow
 from services.occupants.people.rules import check_id_number, normalise_phone
 from services.occupants.people.tables import Person
 from services.occupants.places.tables import Site, Unit
-from services.occupants.roles import (
+from shared.roles import (
     CS_SUPERVISOR,
     CUSTOMER_SERVICE,
     MANAGERS,

@@ -16,7 +16,7 @@ from services.occupants.movein import batches, rules, spotchecks
 from services.occupants.movein.tables import MoveIn, MoveInBatch, MoveInDocument, MoveInRecord, MoveInSpotCheck
 from services.occupants.places.api import site_row
 from services.occupants.places.tables import Unit
-from services.occupants.roles import CUSTOMER_SERVICE
+from shared.roles import CUSTOMER_SERVICE
 from shared.auth import auth, principal, require_role_at, roles_at
 from shared.fields import DecimalString, UtcDateTime
 from shared.idempotency import idempotent

@@ -30,7 +30,7 @@ from services.occupants.movein.tables import (
 from services.occupants.people.rules import normalise_phone, start_occupancy
 from services.occupants.people.tables import Person
 from services.occupants.places.tables import Site, Unit
-from services.occupants.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, MANAGERS, TECHNICIAN
+from shared.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, MANAGERS, TECHNICIAN
 from shared import audit, policy
 from shared.bus.outbox import record_many
 from shared.db import aware

@@ -15,7 +15,7 @@ from services.occupants.models import chassis, utcnow
 from services.occupants.movein.batches import concentrated
 from services.occupants.movein.tables import MoveIn, MoveInSpotCheck
 from services.occupants.places.tables import Site
-from services.occupants.roles import MANAGERS
+from shared.roles import MANAGERS
 from shared import audit, bulk, policy
 from shared.problems import Problem
 from shared.workflow import Step, Workflow

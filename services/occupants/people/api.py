@@ -15,7 +15,7 @@ from services.occupants.people import rules
 from services.occupants.people.tables import Occupancy, Person, PersonnelEntry
 from services.occupants.places.api import site_row
 from services.occupants.places.tables import Unit
-from services.occupants.roles import CUSTOMER_SERVICE
+from shared.roles import CUSTOMER_SERVICE
 from shared.auth import auth, principal, require_role_at, roles_at, visible_site
 from shared.fields import DecimalString
 from shared.idempotency import idempotent

@@ -13,7 +13,7 @@ import phonenumbers
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from services.occupants import roles
+from shared import roles
 from services.occupants.archives.rules import ensure_owner_archive, keep_former_owner_archive
 from services.occupants.models import chassis
 from services.occupants.people import events

@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.occupants import roles
+from shared import roles
 from services.occupants.models import chassis
 from services.occupants.places import events
 from services.occupants.places.tables import Building, Site, Unit

@@ -15,7 +15,7 @@ from services.occupants.places.api import site_row
 from services.occupants.places.tables import Building, Unit
 from services.occupants.profile import rules
 from services.occupants.profile.tables import CustomerProfile, FamiliarityRecord, StewardAssignment
-from services.occupants.roles import CUSTOMER_SERVICE
+from shared.roles import CUSTOMER_SERVICE
 from shared.auth import auth, principal, require_role_at
 from shared.fields import DecimalString, UtcDateTime
 from shared.idempotency import idempotent

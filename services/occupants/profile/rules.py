@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.occupants import roles
+from shared import roles
 from services.occupants.custody.rules import today_at
 from services.occupants.models import chassis, utcnow
 from services.occupants.people.tables import Occupancy, Person

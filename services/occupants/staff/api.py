@@ -17,7 +17,7 @@ from apiflask.validators import Length, OneOf, Regexp
 from flask import g
 from sqlalchemy import select
 
-from services.occupants import roles
+from shared import roles
 from services.occupants.places.api import site_row
 from services.occupants.places.tables import Site
 from services.occupants.staff import rules

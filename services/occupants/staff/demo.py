@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from services.occupants import roles
+from shared import roles
 from services.occupants.places.tables import Site
 from services.occupants.staff import rules
 from shared.auth import ALL_SITES

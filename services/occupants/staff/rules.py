@@ -11,7 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from services.occupants import contacts, roles
+from services.occupants import contacts
+from shared import roles
 from services.occupants.models import chassis, utcnow
 from services.occupants.places.tables import Site
 from services.occupants.staff import events

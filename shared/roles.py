@@ -1,5 +1,6 @@
-"""Staff roles (SPEC §0). A user holds roles per site; authority checks use the role held at the record's
-site (`shared.auth.require_role_at`)."""
+"""The staff roles tokens and the staff directory name (SPEC §0): the vocabulary of every service's authority
+checks. A user holds roles per site; a check uses the role held at the record's site
+(`shared.auth.require_role_at`)."""
 
 GENERAL_MANAGER = "general_manager"
 PROPERTY_MANAGER = "property_manager"
