@@ -1,0 +1,1 @@
+"""SLA clocks (TKT-4): deadlines per stage on the site's calendar, warnings before and breaches after."""
