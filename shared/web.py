@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from flask import Response, current_app, g, jsonify, request
-from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -73,7 +72,7 @@ def create_service_app(service, settings: Settings | None = None) -> APIFlask:
     tracing.instrument_database(engine)
     readiness = Readiness(service.name, "api", engine, settings, broker_required=False)
     app.extensions["psp"] = ServiceState(service, settings, engine, db.make_sessionmaker(engine), readiness)
-    FlaskInstrumentor().instrument_app(app, excluded_urls="livez,readyz,metrics")
+    tracing.continue_request_traces(app)
 
     _install_unit_of_work(app)
     _install_text_guard(app)

@@ -1,11 +1,17 @@
 """Tracing costs nothing to record when nothing exports, yet the trace still travels."""
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shared import tracing
+from tests.conftest import ROOT
 
 
 def test_without_an_exporter_spans_are_not_recorded_but_carry_a_trace(monkeypatch):
@@ -97,3 +103,34 @@ def test_where_nothing_records_spans_the_relay_passes_the_writers_headers_on_unt
     assert headers == stored and headers is not stored
     assert tracing.publish_headers(None, "event publish", {}) == {}
     assert exported.get_finished_spans() == ()
+
+
+QUIET_REQUEST = """
+import json, os
+from tests.conftest import SECRET, bearer, migrate, occupants_client
+os.environ.pop("OTEL_TRACES_SAMPLER")  # which importing the tests' conftest sets
+url = f"sqlite:///{os.environ['PSP_VAR_DIR']}/occupants.sqlite3"
+migrate("occupants", url)
+os.environ.update(OCCUPANTS_DATABASE_URL=url, AUTH_JWT_SECRET=SECRET)
+from shared import tracing
+with occupants_client() as client:
+    headers = {**bearer(roles=("property_manager",)), "traceparent": "00-%s-%s-00"}
+    assert client.post("/v1/sites", json={"code": "T", "name": "Traced"}, headers=headers).status_code == 201
+    outbox = client.application.extensions["psp"].service.tables.outbox
+    with client.application.extensions["psp"].engine.connect() as connection:
+        stored = [row.trace_headers for row in connection.execute(outbox.select())]
+print(json.dumps({"recording": tracing.recording(), "stored": stored}))
+"""
+
+
+def test_where_nothing_records_spans_a_request_still_carries_its_callers_trace_into_its_events(tmp_path):
+    """The test process records spans (conftest), so the quiet default runs in a process of its own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env["PSP_VAR_DIR"] = str(tmp_path)
+    script = QUIET_REQUEST % (TRACE_ID, WRITER_SPAN_ID)
+    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome["recording"] is False
+    assert outcome["stored"] and all(h["traceparent"].split("-")[1] == TRACE_ID for h in outcome["stored"])
