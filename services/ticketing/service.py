@@ -2,7 +2,9 @@ from pathlib import Path
 
 from services.ticketing.handlers import handlers
 from services.ticketing.models import Base, chassis
-from shared.service import Service
+from services.ticketing.sla import firing as sla_firing
+from services.ticketing.sla import handlers as _sla_handlers  # noqa: F401  (registers the handlers)
+from shared.service import ScheduledJob, Service
 
 SERVICE = Service(
     name="ticketing",
@@ -11,4 +13,6 @@ SERVICE = Service(
     tables=chassis,
     handlers=handlers,
     migrations=Path(__file__).parent / "migrations",
+    jobs=(ScheduledJob("sla-firing", 1, sla_firing.fire_due),
+          ScheduledJob("sla-backlog", 5, sla_firing.observe_backlog)),
 )

@@ -1,0 +1,137 @@
+"""The firing job: warnings and breaches as they fall due, each once, escalated one level up the chain.
+
+The job claims due rows through the index on `next_fire_at` with one UPDATE … RETURNING whose inner SELECT
+locks with SKIP LOCKED, and records the events in the same transaction: a second worker skips what the
+first holds, and a worker that dies before committing leaves the rows to fire on the next run.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timezone
+
+from prometheus_client import Counter, Gauge
+from psp.ticketing.v1.sla_pb2 import SlaRecipient, TicketSlaBreached, TicketSlaWarning
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.ticketing.models import chassis
+from services.ticketing.sla import targets
+from services.ticketing.sla.calendar import RECEPTION, next_open
+from services.ticketing.sla.clocks import FIRING, site_calendar, utc
+from services.ticketing.sla.tables import Deadline, StaffMember
+from shared import policy
+from shared.bus import outbox
+from shared.roles import CS_SPECIALIST, CS_SUPERVISOR, GENERAL_MANAGER, PROPERTY_MANAGER, SITE_MANAGER
+
+SERVICE = "ticketing"
+CHAIN = (CS_SPECIALIST, CS_SUPERVISOR, SITE_MANAGER, PROPERTY_MANAGER, GENERAL_MANAGER)
+EVERY_SITE = "*"
+BATCH = 2000
+
+SLA_WARNINGS = Counter("ticket_sla_warnings_total", "SLA warnings fired, by stage.", ["service", "stage"])
+SLA_BREACHES = Counter("ticket_sla_breaches_total", "SLA breaches fired, by stage.", ["service", "stage"])
+SLA_DUE_PENDING = Gauge("ticket_sla_due_pending", "Warnings and breaches due but not fired yet.", ["service"],
+                        multiprocess_mode="max")
+SLA_OLDEST_OVERDUE = Gauge("ticket_sla_oldest_overdue_seconds",
+                           "How long the oldest warning or breach not fired yet has been due, 0 when none.",
+                           ["service"], multiprocess_mode="max")
+
+
+def fire_due(sessions: sessionmaker) -> int:
+    """Fire every warning and breach due now, a batch per transaction; answers how many fired."""
+    fired = 0
+    while True:
+        with sessions() as session, session.begin():
+            count = fire_batch(session, datetime.now(timezone.utc))
+        fired += count
+        if count < BATCH:
+            return fired
+
+
+def fire_batch(session: Session, now: datetime, limit: int = BATCH) -> int:
+    """Fire up to `limit` warnings and breaches due at `now`; answers how many fired."""
+    now, table = now.astimezone(timezone.utc), Deadline.__table__
+    due = (select(table.c.id).where(table.c.next_fire_at <= now, table.c.state.in_(FIRING))
+           .order_by(table.c.next_fire_at).limit(limit).with_for_update(skip_locked=True))
+    breached = table.c.due_at <= now
+    rows = session.execute(
+        update(table).where(table.c.id.in_(due.scalar_subquery()), table.c.next_fire_at <= now,
+                            table.c.state.in_(FIRING))
+        .values(state=case((breached, "breached"), else_="warned"),
+                breached_at=case((breached, now), else_=table.c.breached_at),
+                warned_at=case((breached, table.c.warned_at), else_=now),
+                next_fire_at=case((breached, None), else_=table.c.due_at), updated_at=now)
+        .returning(table.c.organization_id, table.c.site_id, table.c.ticket_id, table.c.ticket_number,
+                   table.c.owner_id, table.c.stage, table.c.clock, table.c.due_at, table.c.state)).all()
+    if not rows:
+        return 0
+    alerts = _Alerts(session, now, {row.organization_id for row in rows})
+    payloads = defaultdict(list)
+    for row in rows:
+        payloads[row.organization_id].append(alerts.event(row))
+        (SLA_BREACHES if row.state == "breached" else SLA_WARNINGS).labels(SERVICE, row.stage).inc()
+    for organization_id, events in payloads.items():
+        outbox.record_many(session, chassis.outbox, events, organization_id=organization_id)
+    return len(rows)
+
+
+class _Alerts:
+    """Builds the events of one batch, reading each organization's staff, each site's calendar and policy once."""
+
+    def __init__(self, session: Session, now: datetime, organizations: set[str]):
+        self.session, self.now = session, now
+        self.staff = defaultdict(list)
+        for member in session.scalars(select(StaffMember).where(StaffMember.organization_id.in_(organizations))):
+            self.staff[member.organization_id].append(member)
+        self.deliver_after: dict[tuple[str, str], datetime] = {}
+
+    def event(self, row):
+        kind = TicketSlaBreached if row.state == "breached" else TicketSlaWarning
+        message = kind(ticket_id=row.ticket_id, ticket_number=row.ticket_number, site_id=row.site_id,
+                       stage=row.stage, clock=row.clock,
+                       recipients=escalation(self.staff[row.organization_id], row.site_id, row.owner_id))
+        message.due_at.FromDatetime(utc(row.due_at))
+        message.deliver_after.FromDatetime(self._deliver_after(row))
+        return message
+
+    def _deliver_after(self, row) -> datetime:
+        """A reception-hours stage's alert outside the site's hours waits for the opening, if the policy says so."""
+        if row.clock != RECEPTION:
+            return self.now
+        key = (row.organization_id, row.site_id)
+        if key not in self.deliver_after:
+            wait = policy.value(self.session, chassis, row.organization_id, row.site_id, targets.ALERTS_WAIT)
+            self.deliver_after[key] = (next_open(site_calendar(self.session, row.site_id), self.now)
+                                       if wait is True else self.now)
+        return self.deliver_after[key]
+
+
+def escalation(staff: list[StaffMember], site_id: str, owner_id: str | None) -> list[SlaRecipient]:
+    """The owner, then everyone active at the first level above the owner's that has anyone at the site
+    (越级上报: an empty level is skipped). An owner holding no chain role counts as a specialist."""
+    def roles(member):
+        return set(member.site_roles.get(site_id, ())) | set(member.site_roles.get(EVERY_SITE, ()))
+
+    owner = next((member for member in staff if member.user_id == owner_id), None)
+    level = max((CHAIN.index(role) for role in roles(owner) if role in CHAIN), default=0) if owner else 0
+    recipients = [SlaRecipient(member_id=owner.member_id if owner else "", user_id=owner_id, role="owner")] \
+        if owner_id else []
+    for role in CHAIN[level + 1:]:
+        above = [member for member in staff if member.active and role in roles(member)
+                 and member.user_id != owner_id]
+        if above:
+            recipients += [SlaRecipient(member_id=m.member_id, user_id=m.user_id, role=role)
+                           for m in sorted(above, key=lambda m: m.member_id)]
+            break
+    return recipients
+
+
+def observe_backlog(sessions: sessionmaker) -> None:
+    """Warnings and breaches due but not fired: how many, and how late the oldest is."""
+    now = datetime.now(timezone.utc)
+    with sessions() as session:
+        count, oldest = session.execute(select(func.count(), func.min(Deadline.next_fire_at)).where(
+            Deadline.next_fire_at <= now)).one()
+    SLA_DUE_PENDING.labels(SERVICE).set(count)
+    SLA_OLDEST_OVERDUE.labels(SERVICE).set((now - utc(oldest)).total_seconds() if oldest else 0)
