@@ -1,0 +1,116 @@
+"""SLA engine on PostgreSQL and RabbitMQ: the read models fed by occupants' real events, the worker's firing
+job escalating from them, and two firers racing over the same due deadlines each firing once."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import pytest
+from psp.events.v1.envelope_pb2 import Envelope
+from psp.ticketing.v1.sla_pb2 import TicketSlaBreached
+from sqlalchemy import func, select
+
+from services.ticketing.models import chassis
+from services.ticketing.sla import clocks, firing
+from services.ticketing.sla.tables import Deadline, SiteCalendarRow, StaffMember
+from shared import auth, db
+from shared.bus.envelope import unpack
+from shared.config import Settings
+from tests.conftest import ORG_A, SECRET, create_site, migrate, running_workers, wait_until
+
+pytestmark = pytest.mark.integration
+
+GM = {"Authorization": "Bearer " + auth.mint(Settings(AUTH_JWT_SECRET=SECRET), subject="gm", organization_id=ORG_A,
+                                             roles=["general_manager"], sites=["*"])}
+
+
+def ticket(site_id: str, created: datetime, owner: str = "specialist") -> SimpleNamespace:
+    return SimpleNamespace(id=str(uuid.uuid4()), organization_id=ORG_A, site_id=site_id, number="HG-2026-000009",
+                           type="complaint", tier="important", emergency=False, state="registered", owner_id=owner,
+                           created_at=created, promised_reply_at=None, requested_resolution_at=None)
+
+
+def test_occupants_events_feed_the_read_models_and_the_worker_escalates_from_them(platform_env, occupants_api):
+    site = create_site(occupants_api)
+    for user_id, roles in (("specialist", ["cs_specialist"]), ("supervisor", ["cs_supervisor"])):
+        response = occupants_api.post("/v1/staff", headers=GM, json={
+            "user_id": user_id, "full_name": user_id, "department": "customer_service",
+            "site_roles": [{"site_id": site["id"], "roles": roles}]})
+        assert response.status_code == 201, response.get_json()
+    engine = db.make_engine(platform_env["ticketing"])
+    sessions = db.make_sessionmaker(engine)
+    with running_workers("occupants", "ticketing"):
+        def known() -> bool:
+            with sessions() as session:
+                return (session.get(SiteCalendarRow, site["id"]) is not None
+                        and session.scalar(select(func.count()).select_from(StaffMember)) == 2)
+
+        wait_until(known, what="the site's calendar and the staff in ticketing's read models")
+        # An important complaint must reach the supervisor within the hour: two hours ago it breached.
+        overdue = ticket(site["id"], datetime.now(timezone.utc) - timedelta(hours=2))
+        with sessions() as session, session.begin():
+            clocks.on_transition(session, overdue, "register", None, "registered", overdue.created_at)
+
+        def breached():
+            with sessions() as session:
+                return session.scalar(select(Deadline).where(Deadline.ticket_id == overdue.id,
+                                                             Deadline.stage == "reach_supervisor",
+                                                             Deadline.state == "breached"))
+
+        wait_until(breached, what="the worker's firing job to breach the deadline")
+    with sessions() as session:
+        rows = session.execute(select(chassis.outbox.c.envelope).where(
+            chassis.outbox.c.event_type == "ticket.sla_breached.v1")).scalars().all()
+    engine.dispose()
+    events = [unpack(Envelope.FromString(raw), TicketSlaBreached).payload for raw in rows]
+    assert [event.stage for event in events] == ["reach_supervisor"]
+    assert [(r.user_id, r.role) for r in events[0].recipients] == [("specialist", "owner"),
+                                                                    ("supervisor", "cs_supervisor")]
+
+
+def test_two_firers_racing_over_the_same_due_deadlines_fire_each_once(pg_database):
+    url = pg_database("ticketing")
+    migrate("ticketing", url)
+    engine = db.make_engine(url)
+    sessions = db.make_sessionmaker(engine)
+    site_id, now = str(uuid.uuid4()), datetime.now(timezone.utc)
+    tickets = [ticket(site_id, now - timedelta(days=5)) for _ in range(600)]
+    with sessions() as session, session.begin():
+        for overdue in tickets:
+            clocks.on_transition(session, overdue, "register", None, "registered", overdue.created_at)
+    with sessions() as session:
+        due = session.scalar(select(func.count()).select_from(Deadline).where(Deadline.next_fire_at <= now))
+    assert due == 600 * 3  # first reply, reach supervisor and resolution
+
+    fired: list[int] = []
+    start = threading.Barrier(2)
+
+    def fire():
+        start.wait()
+        total = 0
+        while count := _fire(sessions, limit=50):
+            total += count
+        fired.append(total)
+
+    threads = [threading.Thread(target=fire) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(fired) == due
+    with sessions() as session:
+        outbox = session.execute(select(chassis.outbox.c.envelope)).scalars().all()
+        states = dict(session.execute(select(Deadline.state, func.count()).group_by(Deadline.state)).all())
+    engine.dispose()
+    keys = [(e.ticket_id, e.stage) for e in (unpack(Envelope.FromString(raw), TicketSlaBreached).payload
+                                            for raw in outbox)]
+    assert len(keys) == len(set(keys)) == due
+    assert states == {"breached": due}
+
+
+def _fire(sessions, limit: int) -> int:
+    with sessions() as session, session.begin():
+        return firing.fire_batch(session, datetime.now(timezone.utc), limit=limit)
