@@ -1,33 +1,19 @@
-"""Ticketing' HTTP boundary."""
+"""Ticketing's HTTP app: one blueprint per capability, each in its own folder."""
 
-from __future__ import annotations
-
-from apiflask import APIBlueprint, Schema
-from apiflask.fields import String
-
-from services.ticketing.models import Reporter
+from services.ticketing.people.api import api as people
 from services.ticketing.service import SERVICE
-from shared.auth import auth
-from shared.web import create_service_app, get_visible
+from services.ticketing.tickets.api import api as tickets
+from shared import policy_api
+from shared.roles import CS_SUPERVISOR, GENERAL_MANAGER, PROPERTY_MANAGER, SITE_MANAGER
+from shared.web import create_service_app
 
-api = APIBlueprint("ticketing", __name__, url_prefix="/v1")
-
-
-class ReporterOut(Schema):
-    person_id = String()
-    full_name = String()
-    phone = String()
-    site_id = String()
-
-
-@api.get("/reporters/<person_id>")
-@api.auth_required(auth)
-@api.output(ReporterOut)
-def get_reporter(person_id):
-    return get_visible(Reporter, person_id, "reporter")
+policies = policy_api.blueprint(organization_roles=(GENERAL_MANAGER, PROPERTY_MANAGER),
+                                site_roles=(GENERAL_MANAGER, PROPERTY_MANAGER, SITE_MANAGER, CS_SUPERVISOR))
+BLUEPRINTS = (people, policies, tickets)
 
 
 def create_app(settings=None):
     app = create_service_app(SERVICE, settings)
-    app.register_blueprint(api)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     return app

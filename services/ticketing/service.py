@@ -1,9 +1,14 @@
+"""Ticketing's wiring: every capability's tables and handlers, one migration history."""
+
 from pathlib import Path
 
 from services.ticketing.handlers import handlers
 from services.ticketing.models import Base, chassis
+from services.ticketing.people import handlers as _people_handlers  # noqa: F401  (registers the handlers)
+from services.ticketing.people import tables as _people_tables  # noqa: F401  (registers the tables)
 from services.ticketing.sla import firing as sla_firing
 from services.ticketing.sla import handlers as _sla_handlers  # noqa: F401  (registers the handlers)
+from services.ticketing.tickets import tables as _tickets_tables  # noqa: F401
 from shared.service import ScheduledJob, Service
 
 SERVICE = Service(

@@ -12,8 +12,8 @@ from sqlalchemy.orm import sessionmaker
 from services.notifications.models import Base as NotificationsBase
 from services.notifications.models import Recipient
 from services.ticketing.models import Base as TicketingBase
-from services.ticketing.models import Reporter
 from services.ticketing.models import chassis as ticketing_chassis
+from services.ticketing.people.tables import Reporter
 from shared import bulk, db
 from shared.bus.connection import connect
 from shared.bus.consumer import Handlers, InboxConsumer
