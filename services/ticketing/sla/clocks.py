@@ -57,17 +57,21 @@ def on_transition(session: Session, ticket, action: str, from_state: str | None,
         for row in rows.values():
             if row.state == "paused":
                 _resume(calendar, row, at)
-    reached = sla.ORDER.index(to_state) if to_state in sla.ORDER else -1
-    if action == "reopen":
-        for row in rows.values():
-            if row.state == "met" and sla.ORDER.index(sla.STAGES[row.stage].met_at) > reached:
-                row.state, row.started_at, row.met_at, row.paused_seconds = "running", at, None, 0.0
-                row.warned_at = row.breached_at = None
-    _sync(session, calendar, ticket, rows, at, reached, retarget=to_state in ("received", "registered", "classified")
-          or action == "reopen")
+    reached = sla.RANK.get(to_state, -1)
+    restarted = False
     for row in rows.values():
         stage = sla.STAGES[row.stage]
-        if row.met_at is None and (sla.ORDER.index(stage.met_at) <= reached or action in stage.met_by):
+        if action == "reopen" and stage.starts == sla.RESOLVED and row.state in OPEN:
+            _stop(row, at, "cancelled")  # the return visit waits for the work to be resolved again
+        elif action == "reopen" and row.state == "met" and sla.RANK[stage.met_at] > reached \
+                or to_state == sla.RESOLVED and stage.starts == sla.RESOLVED and row.state == "cancelled":
+            _restart(row, at)
+            restarted = True
+    _sync(session, calendar, ticket, rows, at, reached,
+          retarget=restarted or to_state in ("received", "registered", "classified"))
+    for row in rows.values():
+        stage = sla.STAGES[row.stage]
+        if row.met_at is None and (sla.RANK[stage.met_at] <= reached or action in stage.met_by):
             if row.state in FIRING:
                 _stop(row, at, "met")
             elif row.state == "breached":
@@ -77,7 +81,7 @@ def on_transition(session: Session, ticket, action: str, from_state: str | None,
 def recompute(session: Session, ticket) -> None:
     """The ticket's type, tier or category changed: its open deadlines follow the new targets."""
     at = datetime.now(timezone.utc)
-    reached = sla.ORDER.index(ticket.state) if ticket.state in sla.ORDER else -1
+    reached = sla.RANK.get(ticket.state, -1)
     _sync(session, site_calendar(session, ticket.site_id), ticket, _deadlines(session, ticket), at, reached,
           retarget=True)
 
@@ -114,7 +118,7 @@ def _sync(session: Session, calendar: SiteCalendar, ticket, rows: dict[str, Dead
         else:
             _stop(row, at, "cancelled")
     for stage, target in wanted.items():
-        begun = sla.STAGES[stage].starts == sla.INTAKE or reached >= sla.ORDER.index(sla.RESOLVED)
+        begun = sla.STAGES[stage].starts == sla.INTAKE or reached >= sla.RANK[sla.RESOLVED]
         if stage in rows or not begun:
             continue
         started = utc(ticket.created_at) if sla.STAGES[stage].starts == sla.INTAKE else at
@@ -157,6 +161,12 @@ def _resume(calendar: SiteCalendar, row: Deadline, at: datetime) -> None:
         row.warn_at = add(calendar, row.clock, utc(row.warn_at), paused)
     row.state, row.paused_at, row.updated_at = ("warned" if row.warned_at else "running"), None, at
     _arm(row)
+
+
+def _restart(row: Deadline, at: datetime) -> None:
+    """The stage begins again from `at` (a reopened ticket, a return visit after the work is redone)."""
+    row.state, row.started_at, row.paused_seconds, row.updated_at = "running", at, 0.0, at
+    row.warned_at = row.breached_at = row.met_at = row.paused_at = None
 
 
 def _stop(row: Deadline, at: datetime, state: str) -> None:

@@ -19,9 +19,11 @@ from services.ticketing.sla.calendar import CALENDAR, CLOCKS, RECEPTION, SiteCal
 
 INTAKE = "intake"
 RESOLVED = "resolved"
-# The lifecycle's order (TKT-3): a stage is met once the ticket reaches its state or one after it.
+# The lifecycle's order (TKT-3): a stage is met once the ticket reaches its state or one after it. A reopened
+# ticket stands where a classified one does: it is dispatched again.
 ORDER = ("received", "registered", "classified", "assigned", "in_progress", "resolved", "customer_informed",
          "return_visit", "closed")
+RANK = {**{state: rank for rank, state in enumerate(ORDER)}, "reopened": ORDER.index("classified")}
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ STAGES = {
     "first_reply": Stage(met_at="customer_informed", met_by=("reply", "tell_plan")),
     "answer": Stage(met_at="customer_informed", met_by=("reply",)),
     "resolution": Stage(met_at="resolved"),
-    "return_visit": Stage(met_at="closed", starts=RESOLVED),
+    "return_visit": Stage(met_at="return_visit", starts=RESOLVED),
 }
 
 

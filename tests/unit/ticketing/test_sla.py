@@ -105,14 +105,12 @@ def _frame(opens: int, length: int) -> tuple[str, str]:
 
 @st.composite
 def calendars(draw):
-    """A week of one or two frames a day (some days closed), a time zone and a few overrides."""
+    """A week of one or two frames a day (Thursday to Sunday may be closed), a time zone and a few overrides."""
     hours = []
     for weekday in range(1, 8):
-        for _ in range(draw(st.integers(0, 2))):
+        for _ in range(draw(st.integers(1 if weekday <= 3 else 0, 2))):
             opens = draw(st.integers(0, 22 * 60))
-            hours.append((weekday, *_frame(opens, draw(st.integers(1, 8 * 60)))))
-    if not hours:
-        hours = [(1, "09:00", "17:00")]
+            hours.append((weekday, *_frame(opens, draw(st.integers(60, 8 * 60)))))
     # Overlapping frames are merged by neither side: keep them apart, as places' validation does.
     by_day: dict[int, list] = {}
     for weekday, opens, closes in sorted(hours):
@@ -126,7 +124,7 @@ def calendars(draw):
 
 
 instants = st.datetimes(datetime(2026, 9, 1), datetime(2027, 12, 1), timezones=st.just(timezone.utc))
-durations = st.integers(0, 5 * 24 * 3600)
+durations = st.integers(0, 24 * 3600)
 
 
 @settings(max_examples=150, deadline=None)
@@ -137,7 +135,7 @@ def test_adding_is_monotonic_and_additive(calendar, start, a, b):
 
 
 @settings(max_examples=150, deadline=None)
-@given(calendars(), instants, st.integers(1, 5 * 24 * 3600))
+@given(calendars(), instants, st.integers(1, 2 * 24 * 3600))
 def test_working_time_never_lands_outside_a_frame_and_measures_back(calendar, start, seconds):
     due = add(calendar, RECEPTION, start, seconds)
     opens, closes = next(calendar.frames_from(due - timedelta(microseconds=1)))
@@ -281,8 +279,11 @@ def test_lifecycle_meets_stages_in_order_and_closing_cancels_the_rest(sessions):
     assert as_utc(rows["return_visit"].due_at) == local(2026, 12, 2, 18, 0)
     step(sessions, repair, "unknown_step", "resolved", "resolved", local(2026, 11, 30, 11, 5))
     assert deadlines(sessions)["return_visit"].state == "running"
-    step(sessions, repair, "close", "return_visit", "closed", local(2026, 12, 1, 9, 0))
+    step(sessions, repair, "inform", "resolved", "customer_informed", local(2026, 11, 30, 11, 10))
+    step(sessions, repair, "visit", "customer_informed", "return_visit", local(2026, 12, 1, 9, 0))
     assert deadlines(sessions)["return_visit"].state == "met"
+    step(sessions, repair, "close", "return_visit", "closed", local(2026, 12, 1, 9, 5))
+    assert {row.state for row in deadlines(sessions).values()} == {"met"}
 
     other = ticket(id="7c000000-0000-4000-8000-000000000002")
     step(sessions, other, "register", None, "registered", other.created_at)
@@ -393,3 +394,23 @@ def test_a_non_urgent_alert_waits_for_reception_hours_unless_the_policy_says_oth
         firing.fire_batch(session, local(2026, 11, 30, 20, 0))
     sent = [e for _, e in outbox_events(sessions) if e.ticket_id == at_once.id]
     assert sent and all(e.deliver_after.ToDatetime(timezone.utc) == local(2026, 11, 30, 20, 0) for e in sent)
+
+
+def test_reopening_restarts_the_stages_still_to_come_and_the_return_visit_after_the_work_is_redone(sessions):
+    site_registered(sessions)
+    repair = ticket()
+    for action, before, after, at in (
+            ("register", None, "registered", local(2026, 11, 30, 10, 0)),
+            ("dispatch", "registered", "assigned", local(2026, 11, 30, 10, 1)),
+            ("resolve", "assigned", "resolved", local(2026, 11, 30, 11, 0)),
+            ("inform", "resolved", "customer_informed", local(2026, 11, 30, 11, 10))):
+        step(sessions, repair, action, before, after, at)
+    step(sessions, repair, "reopen", "customer_informed", "reopened", local(2026, 12, 1, 14, 0))
+    rows = deadlines(sessions)
+    assert rows["return_visit"].state == "cancelled"
+    assert (rows["dispatch"].state, as_utc(rows["dispatch"].due_at)) == ("running", local(2026, 12, 1, 14, 5))
+    step(sessions, repair, "dispatch", "reopened", "assigned", local(2026, 12, 1, 14, 2))
+    step(sessions, repair, "resolve", "assigned", "resolved", local(2026, 12, 1, 16, 0))
+    rows = deadlines(sessions)
+    assert rows["dispatch"].state == "met"
+    assert (rows["return_visit"].state, as_utc(rows["return_visit"].due_at)) == ("running", local(2026, 12, 3, 18))
