@@ -4,7 +4,7 @@ Ratio targets are printed, not enforced: throughput on a shared machine varies f
 or duplicated event is a bug whatever the machine.
 
 `python -m bench NAME …` runs only the benchmarks named (bus, occupants_csv_import, occupants_search,
-sla_timer_lateness_p99_ms).
+sla_timer_lateness_p99_ms, ticket_create).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 
-from bench import bus, occupants_import, occupants_search, sla_timers
+from bench import bus, occupants_import, occupants_search, sla_timers, ticket_create
 from bench.infra import progress
 
 
@@ -29,6 +29,7 @@ def main() -> int:
         "occupants_search": lambda: occupants_search.run(int(os.environ.get("BENCH_SEARCH_PERSONS", "1000000")),
                                                          int(os.environ.get("BENCH_SEARCH_UNITS", "300000"))),
         "sla_timer_lateness_p99_ms": lambda: sla_timers.run(int(os.environ.get("BENCH_SLA_DEADLINES", "100000"))),
+        "ticket_create": ticket_create.run,
     }
     chosen = sys.argv[1:] or list(benchmarks)
     unknown = [name for name in chosen if name not in benchmarks]

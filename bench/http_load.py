@@ -38,10 +38,13 @@ class Outcome:
         return self.answered / self.seconds if self.seconds else 0.0
 
 
-def request(port: int, path: str, headers: dict[str, str] | None = None) -> bytes:
-    lines = [f"GET {path} HTTP/1.1", f"Host: {HOST}:{port}", "Connection: close",
-             *(f"{name}: {value}" for name, value in (headers or {}).items())]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+def request(port: int, path: str, headers: dict[str, str] | None = None, *, method: str = "GET",
+            body: bytes = b"", content_type: str = "application/json") -> bytes:
+    """One request's bytes; a body goes with its length and type."""
+    sent = {**({"Content-Type": content_type, "Content-Length": str(len(body))} if body else {}), **(headers or {})}
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}", "Connection: close",
+             *(f"{name}: {value}" for name, value in sent.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 async def _fetch(port: int, raw: bytes) -> int | str:

@@ -23,14 +23,10 @@ import os
 import random
 import secrets
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlencode
@@ -38,7 +34,8 @@ from urllib.parse import urlencode
 import psycopg
 
 from bench import http_load
-from bench.infra import ROOT, databases, exact_quantile, free_port, progress
+from bench.apps import MOST_PER_PHASE, Gunicorn, flat_out, paced
+from bench.infra import databases, exact_quantile, progress
 from services.occupants.places.rules import create_site
 from shared import auth, db
 from shared.config import Settings
@@ -49,8 +46,6 @@ GIVEN = ("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英�
          "婷雪琳晶颖倩慧瑶怡雯嘉子轩涵梓博睿思雨欣诗语晓海波云峰志国庆春燕梅玲秀凤珍莉丹璐蓉瑞祥福贵荣昌盛"
          "达成新天乐安康顺民生永泽宏坤振兴东南北中亮光阳飞鸿雁")
 UNITS_PER_BUILDING = 1000
-# A bound on a flat-out phase's requests besides its time: far above what one machine answers in it.
-MOST_PER_PHASE = 200_000
 DOORS_PER_FLOOR = 20
 
 
@@ -87,8 +82,8 @@ def _run(logs: Path, persons: int, units: int, seconds: float, clients: int, lim
         secret = secrets.token_urlsafe(32)
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
         env.update(OCCUPANTS_DATABASE_URL=urls["occupants"], AUTH_JWT_SECRET=secret, PSP_VAR_DIR=str(logs))
-        hello = stack.enter_context(_Gunicorn("hello", "bench.hello:app", env, logs))
-        occupants = stack.enter_context(_Gunicorn("occupants", "services.occupants.app:create_app()", env, logs))
+        hello = stack.enter_context(Gunicorn("hello", "bench.hello:app", env, logs))
+        occupants = stack.enter_context(Gunicorn("occupants", "services.occupants.app:create_app()", env, logs))
         hello.wait_ready("/hello")
         occupants.wait_ready("/livez")
 
@@ -102,14 +97,14 @@ def _run(logs: Path, persons: int, units: int, seconds: float, clients: int, lim
 
         for port, requests in ((hello.port, hellos), (occupants.port, searches)):
             http_load.flat_out(port, requests, clients=clients, seconds=2, most=MOST_PER_PHASE)  # warm up
-        before = _flat_out("hello-world", hello.port, hellos, clients, seconds)
-        search = _flat_out("search", occupants.port, searches, clients, seconds)
-        after = _flat_out("hello-world", hello.port, hellos, clients, seconds)
+        before = flat_out("hello-world", hello.port, hellos, clients, seconds)
+        search = flat_out("search", occupants.port, searches, clients, seconds)
+        after = flat_out("hello-world", hello.port, hellos, clients, seconds)
         baseline = (before.rate + after.rate) / 2
 
         rate = search.rate / 2
-        search_paced = _paced("search", occupants.port, searches, rate, seconds)
-        hello_paced = _paced("hello-world", hello.port, hellos, rate, seconds)
+        search_paced = paced("search", occupants.port, searches, rate, seconds)
+        hello_paced = paced("hello-world", hello.port, hellos, rate, seconds)
     p99, hello_p99 = (exact_quantile(0.99, o.latencies) * 1000 for o in (search_paced, hello_paced))
     return [
         {"bench": "occupants_search", "value": round(search.rate, 1), "unit": "requests/s",
@@ -117,68 +112,6 @@ def _run(logs: Path, persons: int, units: int, seconds: float, clients: int, lim
         {"bench": "occupants_search_p99_ms", "value": round(p99, 1), "unit": "ms", "baseline": round(hello_p99, 1),
          "ratio": round(p99 / hello_p99, 3) if hello_p99 else None, "target": "<= 50"},
     ]
-
-
-def _flat_out(what: str, port: int, requests: Sequence[bytes], clients: int, seconds: float):
-    outcome = http_load.flat_out(port, requests, clients=clients, seconds=seconds, most=MOST_PER_PHASE)
-    _refuse_failures(what, outcome)
-    progress(f"  {what}: {outcome.rate:.0f} requests/s flat out ({outcome.answered} in {outcome.seconds:.1f} s)")
-    return outcome
-
-
-def _paced(what: str, port: int, requests: Sequence[bytes], rate: float, seconds: float):
-    outcome = http_load.paced(port, requests, rate=rate, seconds=seconds)
-    _refuse_failures(what, outcome)
-    ms = [1000 * exact_quantile(q, outcome.latencies) for q in (0.5, 0.99)]
-    progress(f"  {what} at {rate:.0f} requests/s: p50 {ms[0]:.1f} ms, p99 {ms[1]:.1f} ms, "
-             f"max {1000 * max(outcome.latencies):.0f} ms")
-    return outcome
-
-
-def _refuse_failures(what: str, outcome) -> None:
-    failed = {status: n for status, n in outcome.statuses.items() if status != 200}
-    if failed:
-        raise RuntimeError(f"{what}: answers other than 200: {failed}")
-
-
-# -- the apps -----------------------------------------------------------------------------------------------
-
-
-class _Gunicorn:
-    """`gunicorn -c python:shared.gunicorn_conf APP`, bound to the loopback, its log kept in a file."""
-
-    def __init__(self, name: str, app: str, env: dict[str, str], logs: Path):
-        self.name, self.port, self.log_path = name, free_port(), logs / f"{name}-gunicorn.log"
-        metrics = logs / f"{name}-metrics"
-        metrics.mkdir()
-        self.command = [sys.executable, "-m", "gunicorn", "-c", "python:shared.gunicorn_conf",
-                        "--bind", f"127.0.0.1:{self.port}", app]
-        self.env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
-
-    def __enter__(self) -> "_Gunicorn":
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(self.command, env=self.env, cwd=ROOT, stdout=log,
-                                            stderr=subprocess.STDOUT)
-        return self
-
-    def wait_ready(self, path: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5):
-                    return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{self.name} did not start; see {self.log_path}") from None
-                time.sleep(0.1)
-
-    def __exit__(self, *_) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 # -- the requests -------------------------------------------------------------------------------------------

@@ -110,9 +110,12 @@ def change(session: Session, category: Category, *, actor: str, **changes) -> Ca
 
 
 def usable(session: Session, organization_id: str, category_id: str, field: str = "category_id") -> Category:
-    """An active category of the organization, or 422 naming the field."""
-    ensure_defaults(session, organization_id)
+    """An active category of the organization, or 422 naming the field. An organization that has none yet
+    gets the defaults first (their ids follow from their codes, so a client may know them beforehand)."""
     category = session.get(Category, category_id)
+    if category is None:
+        ensure_defaults(session, organization_id)
+        category = session.get(Category, category_id)
     if category is None or category.organization_id != organization_id or not category.active:
         raise Problem(422, "Unprocessable Content", "No such active category.", field=field)
     return category

@@ -83,7 +83,8 @@ NEEDS_REASON = ("declare_invalid", "reopen", "defer")
 
 NUMBER_PREFIX = policy.define(
     "tickets.number_prefix", "T",
-    "Prefix of the site's register numbers (e.g. the site code: HG-2026-000123); 1–10 capital letters or digits.")
+    "Prefix of the site's register numbers (e.g. the site code: HG-2026-000123); 1–10 capital letters or digits. "
+    "A year's register keeps the prefix it opened with.")
 _PREFIX = re.compile(r"^[A-Z0-9]{1,10}$")
 
 
@@ -159,22 +160,24 @@ def _check_type_fields(type: str, *, tier, emergency, anonymous, location, about
 def _next_number(session: Session, organization_id: str, site_id: str, now: datetime) -> str:
     """The site's next register number in the year, e.g. HG-2026-000123. The counter row is updated in place
     and the new value read back in one statement, so two tickets at once get two numbers and a rolled-back
-    one leaves no gap."""
-    prefix = policy.value(session, chassis, organization_id, site_id, NUMBER_PREFIX)
-    if not isinstance(prefix, str) or not _PREFIX.match(prefix):
-        raise Problem(409, "Conflict", f"The setting {NUMBER_PREFIX.key} holds {prefix!r}: 1–10 capital letters "
-                                       "or digits are needed; correct it under /v1/policies.")
+    one leaves no gap. The year's first ticket opens the row with the prefix then in force."""
     year = now.year
     taken = (update(TicketCounter).where(TicketCounter.site_id == site_id, TicketCounter.year == year)
-             .values(last=TicketCounter.last + 1).returning(TicketCounter.last))
-    last = session.execute(taken).scalar()
-    if last is None:
+             .values(last=TicketCounter.last + 1).returning(TicketCounter.prefix, TicketCounter.last))
+    row = session.execute(taken).first()
+    if row is None:
+        prefix = policy.value(session, chassis, organization_id, site_id, NUMBER_PREFIX)
+        if not isinstance(prefix, str) or not _PREFIX.match(prefix):
+            raise Problem(409, "Conflict", f"The setting {NUMBER_PREFIX.key} holds {prefix!r}: 1–10 capital "
+                                           "letters or digits are needed; correct it under /v1/policies.")
         try:
             with session.begin_nested():
-                session.add(TicketCounter(site_id=site_id, year=year, organization_id=organization_id, last=1))
-            last = 1
-        except IntegrityError:  # another request opened the year's counter meanwhile
-            last = session.execute(taken).scalar_one()
+                session.add(TicketCounter(site_id=site_id, year=year, organization_id=organization_id,
+                                          prefix=prefix, last=1))
+            row = (prefix, 1)
+        except IntegrityError:  # another request opened the year's register meanwhile
+            row = session.execute(taken).one()
+    prefix, last = row
     return f"{prefix}-{year}-{last:06d}"
 
 

@@ -30,13 +30,15 @@ class Category(Base):
 
 
 class TicketCounter(Base):
-    """The last number given out at a site in a year; each ticket takes the next under the row's lock."""
+    """The last number given out at a site in a year; each ticket takes the next under the row's lock. The
+    prefix in force when the year's register opened numbers the whole year: one register, one numbering."""
 
     __tablename__ = "ticket_counters"
 
     site_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     organization_id: Mapped[str] = mapped_column(String(36))
+    prefix: Mapped[str] = mapped_column(String(10))
     last: Mapped[int] = mapped_column(Integer)
 
 

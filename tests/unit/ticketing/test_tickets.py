@@ -135,15 +135,20 @@ def test_customer_service_registers_a_repair_routed_to_engineering_with_the_site
     assert first.registered_at.ToDatetime(timezone.utc) == datetime.fromisoformat(ticket["created_at"])
 
 
-def test_the_number_prefix_is_the_site_policy(ticketing, known):
-    with _state(ticketing).sessions() as session, session.begin():
+def _prefix(client, value):
+    with _state(client).sessions() as session, session.begin():
         policy.override(session, chassis, organization_id=ORG_A, site_id=SITE, setting=NUMBER_PREFIX,
-                        new_value="HG", actor="test")
-    assert re.fullmatch(r"HG-\d{4}-000001", create(ticketing, repair(known))["number"])
-    with _state(ticketing).sessions() as session, session.begin():
-        policy.override(session, chassis, organization_id=ORG_A, site_id=SITE, setting=NUMBER_PREFIX,
-                        new_value="hg gardens", actor="test")
+                        new_value=value, actor="test")
+
+
+def test_the_number_prefix_is_the_site_policy_a_years_register_keeps(ticketing, known):
+    _prefix(ticketing, "hg gardens")
     refused(ticketing.post("/v1/tickets", json=repair(known), headers=CS), 409)
+    assert count(ticketing, Ticket) == 0
+    _prefix(ticketing, "HG")
+    assert re.fullmatch(r"HG-\d{4}-000001", create(ticketing, repair(known))["number"])
+    _prefix(ticketing, "XY")
+    assert re.fullmatch(r"HG-\d{4}-000002", create(ticketing, repair(known))["number"])
 
 
 @pytest.mark.parametrize("channel", CHANNELS)

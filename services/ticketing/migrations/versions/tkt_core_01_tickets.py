@@ -41,6 +41,7 @@ def upgrade() -> None:
     sa.Column('site_id', sa.String(length=36), nullable=False),
     sa.Column('year', sa.Integer(), nullable=False),
     sa.Column('organization_id', sa.String(length=36), nullable=False),
+    sa.Column('prefix', sa.String(length=10), nullable=False),
     sa.Column('last', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('site_id', 'year', name=op.f('pk_ticket_counters'))
     )
