@@ -2,6 +2,7 @@
 
 from services.ticketing.people.api import api as people
 from services.ticketing.service import SERVICE
+from services.ticketing.sla.api import api as sla
 from services.ticketing.tickets.api import api as tickets
 from shared import policy_api
 from shared.roles import CS_SUPERVISOR, GENERAL_MANAGER, PROPERTY_MANAGER, SITE_MANAGER
@@ -9,7 +10,7 @@ from shared.web import create_service_app
 
 policies = policy_api.blueprint(organization_roles=(GENERAL_MANAGER, PROPERTY_MANAGER),
                                 site_roles=(GENERAL_MANAGER, PROPERTY_MANAGER, SITE_MANAGER, CS_SUPERVISOR))
-BLUEPRINTS = (people, policies, tickets)
+BLUEPRINTS = (people, policies, tickets, sla)
 
 
 def create_app(settings=None):

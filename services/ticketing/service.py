@@ -6,6 +6,7 @@ from services.ticketing.handlers import handlers
 from services.ticketing.models import Base, chassis
 from services.ticketing.people import handlers as _people_handlers  # noqa: F401  (registers the handlers)
 from services.ticketing.people import tables as _people_tables  # noqa: F401  (registers the tables)
+from services.ticketing.sla import clocks as sla_clocks
 from services.ticketing.sla import firing as sla_firing
 from services.ticketing.sla import handlers as _sla_handlers  # noqa: F401  (registers the handlers)
 from services.ticketing.tickets import tables as _tickets_tables  # noqa: F401
@@ -19,5 +20,6 @@ SERVICE = Service(
     handlers=handlers,
     migrations=Path(__file__).parent / "migrations",
     jobs=(ScheduledJob("sla-firing", 1, sla_firing.fire_due),
-          ScheduledJob("sla-backlog", 5, sla_firing.observe_backlog)),
+          ScheduledJob("sla-backlog", 5, sla_firing.observe_backlog),
+          ScheduledJob("sla-policy-changes", 10, sla_clocks.follow_policy_changes)),
 )

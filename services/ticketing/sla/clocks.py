@@ -6,13 +6,15 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timezone
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.ticketing.models import chassis
 from services.ticketing.sla import targets as sla
 from services.ticketing.sla.calendar import DEFAULT_HOURS, SiteCalendar, add, between
-from services.ticketing.sla.tables import Deadline, SiteCalendarRow
+from services.ticketing.sla.tables import Deadline, PolicyChangeSeen, SiteCalendarRow
+from services.ticketing.tickets.tables import Ticket
+from shared import bulk
 
 PAUSED_STATES = ("waiting_parts", "waiting_occupant", "deferred_night")
 # The states that end every clock still open: met if the state is what the stage waits for, else cancelled.
@@ -86,17 +88,37 @@ def recompute(session: Session, ticket) -> None:
           retarget=True)
 
 
-def recompute_site(session: Session, organization_id: str, site_id: str | None, tickets) -> int:
+def recompute_site(session: Session, organization_id: str, site_id: str | None) -> int:
     """After a policy change at a site (or organization-wide, site_id None): every open ticket's deadlines
-    follow the targets now in force. `tickets` maps ticket ids to their rows; answers how many tickets."""
+    follow the targets now in force. Answers how many tickets."""
     query = select(Deadline.ticket_id).where(Deadline.organization_id == organization_id,
                                              Deadline.state.in_(OPEN)).distinct()
     if site_id:
         query = query.where(Deadline.site_id == site_id)
     ids = list(session.scalars(query))
-    for ticket in tickets(ids):
+    for ticket in session.scalars(select(Ticket).where(Ticket.id.in_(ids))):
         recompute(session, ticket)
     return len(ids)
+
+
+def follow_policy_changes(sessions: sessionmaker) -> int:
+    """The scheduled job: each SLA target policy changed since it was last seen recomputes the open tickets
+    it governs, once (the changed policy rows are locked, SKIP LOCKED, until the recomputation commits)."""
+    policies, seen = chassis.policies, PolicyChangeSeen.__table__
+    with sessions() as session, session.begin():
+        changed = session.execute(
+            select(policies.c.organization_id, policies.c.site_id, policies.c.key, policies.c.updated_at)
+            .select_from(policies.outerjoin(seen, and_(seen.c.organization_id == policies.c.organization_id,
+                                                       seen.c.site_id == policies.c.site_id,
+                                                       seen.c.key == policies.c.key)))
+            .where(policies.c.key.like("sla.targets.%"),
+                   or_(seen.c.updated_at.is_(None), policies.c.updated_at > seen.c.updated_at))
+            .with_for_update(of=policies, skip_locked=True)).all()
+        for change in changed:
+            recompute_site(session, change.organization_id, change.site_id or None)
+        bulk.insert(session, seen, [dict(change._mapping) for change in changed],
+                    update_on=("organization_id", "site_id", "key"))
+    return len(changed)
 
 
 def _deadlines(session: Session, ticket) -> dict[str, Deadline]:

@@ -75,3 +75,15 @@ class Deadline(Base):
     breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     met_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PolicyChangeSeen(Base):
+    """The last change of each SLA target policy (organization-wide: site_id "") whose tickets were
+    recomputed, so a worker recomputes each change once."""
+
+    __tablename__ = "sla_policy_changes_seen"
+
+    organization_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    site_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -79,7 +79,8 @@ DEFAULTS = {
     "paid_service": {"dispatch": _minutes(RECEPTION, 30), "arrival_plan": _minutes(RECEPTION, 60)},
 }
 SETTINGS = {kind: policy.define(f"sla.targets.{kind}", stages, (
-    f"SLA targets of {kind.replace('.', ' (tier ') + ')' if '.' in kind else kind} tickets per stage ({', '.join(STAGES)}): "
+    f"SLA targets of {kind.replace('.', ' tickets, tier ') if '.' in kind else kind + ' tickets'}, "
+    f"per stage ({', '.join(STAGES)}): "
     '{"clock": "calendar"|"reception", "minutes"|"days": N, "warn_percent"|"warn_minutes_before": N}; '
     '"field" names a time the ticket records instead.')) for kind, stages in DEFAULTS.items()}
 ALERTS_WAIT = policy.define(
@@ -95,14 +96,33 @@ def kind_of(ticket) -> str:
     return ticket.type
 
 
+FIELDS = ("promised_reply_at", "requested_resolution_at")
+_BOUNDS = {"minutes": 366 * 24 * 60, "days": 366, "warn_percent": 100, "warn_minutes_before": 366 * 24 * 60}
+
+
+def valid(target) -> bool:
+    """Whether an override's target can be computed: a clock, minutes or days, a warning point in bounds.
+    Overrides are JSON anyone with the role may write; a bad one must not stop intake."""
+    if not isinstance(target, dict) or target.get("clock") not in CLOCKS or ("minutes" in target) == (
+            "days" in target) or target.get("field", FIELDS[0]) not in FIELDS:
+        return False
+    return all(type(target[name]) is int and 0 <= target[name] <= bound
+               for name, bound in _BOUNDS.items() if name in target)
+
+
 def targets(session, tables, ticket) -> dict[str, dict]:
-    """The stages that apply to the ticket with their targets in force at its site."""
-    setting = SETTINGS.get(kind_of(ticket))
+    """The stages that apply to the ticket with their targets in force at its site; a stage whose override
+    is malformed keeps its default target (and is left out if it has none)."""
+    kind = kind_of(ticket)
+    setting = SETTINGS.get(kind)
     if setting is None:
         return {}
     held = policy.value(session, tables, ticket.organization_id, ticket.site_id, setting)
-    return {stage: target for stage, target in (held if isinstance(held, dict) else {}).items()
-            if stage in STAGES and isinstance(target, dict)}
+    answer = {}
+    for stage, target in (held if isinstance(held, dict) else DEFAULTS[kind]).items():
+        if stage in STAGES and (valid(target) or stage in DEFAULTS[kind]):
+            answer[stage] = target if valid(target) else DEFAULTS[kind][stage]
+    return answer
 
 
 @dataclass(frozen=True)
@@ -113,7 +133,7 @@ class Due:
 
 
 def clock_of(target: dict, emergency: bool) -> str:
-    return CALENDAR if emergency or target.get("clock") not in CLOCKS else target["clock"]
+    return CALENDAR if emergency else target["clock"]
 
 
 def due(calendar: SiteCalendar, target: dict, start: datetime, *, emergency: bool = False,
@@ -124,14 +144,14 @@ def due(calendar: SiteCalendar, target: dict, start: datetime, *, emergency: boo
     if recorded is not None:
         due_at = recorded
     elif "days" in target:
-        due_at = end_of_day(calendar, clock, start, int(target["days"]))
+        due_at = end_of_day(calendar, clock, start, target["days"])
     else:
-        due_at = add(calendar, clock, start, int(target.get("minutes", 0)) * 60)
+        due_at = add(calendar, clock, start, target["minutes"] * 60)
     span = between(calendar, clock, start, due_at)
     if "warn_minutes_before" in target:
-        ahead = span - int(target["warn_minutes_before"]) * 60
+        ahead = span - target["warn_minutes_before"] * 60
     elif "warn_percent" in target:
-        ahead = span * int(target["warn_percent"]) / 100
+        ahead = span * target["warn_percent"] / 100
     else:
         return Due(clock, due_at, None)
     warn_at = add(calendar, clock, start, max(ahead, 0))

@@ -22,10 +22,11 @@ from services.ticketing.sla import clocks, firing
 from services.ticketing.sla.calendar import (
     CALENDAR, RECEPTION, SiteCalendar, add, between, end_of_day, next_open)
 from services.ticketing.sla.tables import Deadline, SiteCalendarRow, StaffMember
-from services.ticketing.sla.targets import ALERTS_WAIT, SETTINGS
+from services.ticketing.sla.targets import ALERTS_WAIT
 from shared import db, policy
 from shared.bus.envelope import new_envelope, unpack
-from tests.conftest import ORG_A, migrate
+from tests.conftest import ORG_A, ORG_B, migrate
+from tests.support.tickets import a_person, a_unit, staff as token
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LUNCH = [(day, "08:30", "12:00") for day in range(1, 6)] + [(day, "13:30", "18:00") for day in range(1, 6)] + [
@@ -291,21 +292,6 @@ def test_lifecycle_meets_stages_in_order_and_closing_cancels_the_rest(sessions):
     assert {row.state for row in deadlines(sessions, other.id).values()} == {"cancelled"}
 
 
-def test_a_site_policy_change_recomputes_the_sites_open_deadlines(sessions):
-    site_registered(sessions)
-    repair = ticket()
-    step(sessions, repair, "register", None, "registered", repair.created_at)
-    with sessions() as session, session.begin():
-        policy.override(session, chassis, organization_id=ORG_A, site_id=SITE, setting=SETTINGS["repair"],
-                        new_value={"dispatch": {"clock": "calendar", "minutes": 15, "warn_minutes_before": 5}},
-                        actor="manager")
-        assert clocks.recompute_site(session, ORG_A, SITE, lambda ids: [repair] if repair.id in ids else []) == 1
-    rows = deadlines(sessions)
-    assert (rows["dispatch"].clock, as_utc(rows["dispatch"].due_at)) == (CALENDAR, local(2026, 11, 30, 10, 15))
-    assert as_utc(rows["dispatch"].warn_at) == local(2026, 11, 30, 10, 10)
-    assert rows["arrival_plan"].state == "cancelled"
-
-
 def test_the_read_models_keep_the_newest_staff_snapshot_and_the_sites_calendar(sessions):
     staff(sessions, "supervisor", ["cs_supervisor"], version=2)
     staff(sessions, "supervisor", ["site_manager"], version=1)  # stale: arrives late
@@ -414,3 +400,87 @@ def test_reopening_restarts_the_stages_still_to_come_and_the_return_visit_after_
     rows = deadlines(sessions)
     assert rows["dispatch"].state == "met"
     assert (rows["return_visit"].state, as_utc(rows["return_visit"].due_at)) == ("running", local(2026, 12, 3, 18))
+
+
+# -- the API: a ticket's deadlines, and policy changes followed -----------------------------------------------
+
+CS = token("cs-wang")
+
+
+def _sessions(client):
+    return client.application.extensions["psp"].sessions
+
+
+def intake(client, site_id=SITE, headers=CS):
+    unit, person = a_unit(site_id), a_person(site_id)
+    deliver(_sessions(client), unit)
+    deliver(_sessions(client), person)
+    response = client.post("/v1/tickets", headers=headers, json={
+        "site_id": site_id, "type": "repair", "channel": "phone", "subject": "Kitchen pipe leaks",
+        "location": "in_unit", "unit_id": unit.unit_id, "reporter_id": person.person_id})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def read_deadlines(client, ticket, headers=CS):
+    response = client.get(f"/v1/tickets/{ticket['id']}/deadlines", headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return {row["stage"]: row for row in response.get_json()["deadlines"]}
+
+
+def test_a_tickets_deadlines_are_shown_in_the_sites_zone_with_their_offset(ticketing):
+    site_registered(_sessions(ticketing))
+    repair = intake(ticketing)
+    answer = ticketing.get(f"/v1/tickets/{repair['id']}/deadlines", headers=CS).get_json()
+    assert answer["time_zone"] == "Asia/Shanghai"
+    rows = {row["stage"]: row for row in answer["deadlines"]}
+    assert set(rows) == {"dispatch", "arrival_plan"}
+    dispatch = rows["dispatch"]
+    assert dispatch["state"] == "running" and dispatch["clock"] == "reception"
+    assert dispatch["due_at"].endswith("+08:00")
+    with _sessions(ticketing)() as session:
+        stored = session.scalar(select(Deadline.due_at).where(Deadline.ticket_id == repair["id"],
+                                                              Deadline.stage == "dispatch"))
+    assert datetime.fromisoformat(dispatch["due_at"]) == as_utc(stored)
+
+
+def test_another_organizations_or_an_unseen_sites_ticket_answers_404(ticketing):
+    repair = intake(ticketing)
+    unseen_site = "5a000000-0000-4000-8000-0000000000ff"
+    for headers in (token("cs-other", org=ORG_B), token("cs-elsewhere", sites=(unseen_site,))):
+        response = ticketing.get(f"/v1/tickets/{repair['id']}/deadlines", headers=headers)
+        assert response.status_code == 404
+        assert response.content_type == "application/problem+json"
+    assert ticketing.get(f"/v1/tickets/{repair['id']}/deadlines").status_code == 401
+    assert ticketing.get("/v1/tickets/7c000000-0000-4000-8000-0000000000ff/deadlines", headers=CS).status_code == 404
+
+
+def test_a_site_policy_change_recomputes_that_sites_open_deadlines_once(ticketing):
+    repair, elsewhere = intake(ticketing), intake(ticketing, site_id="5a000000-0000-4000-8000-000000000002")
+    before = read_deadlines(ticketing, repair)["dispatch"]
+    manager = token("sm-zhou", roles=(), site_roles={SITE: ["site_manager"]})
+    response = ticketing.put("/v1/policies/sla.targets.repair", headers=manager, json={
+        "site_id": SITE, "value": {"dispatch": {"clock": "calendar", "minutes": 15, "warn_minutes_before": 5}}})
+    assert response.status_code == 200, response.get_json()
+    assert clocks.follow_policy_changes(_sessions(ticketing)) == 1
+    assert clocks.follow_policy_changes(_sessions(ticketing)) == 0
+
+    after = read_deadlines(ticketing, repair)
+    started = datetime.fromisoformat(after["dispatch"]["started_at"])
+    assert after["dispatch"]["clock"] == "calendar"
+    assert datetime.fromisoformat(after["dispatch"]["due_at"]) == started + timedelta(minutes=15)
+    assert datetime.fromisoformat(after["dispatch"]["warn_at"]) == started + timedelta(minutes=10)
+    assert after["arrival_plan"]["state"] == "cancelled"
+    assert before["clock"] == "reception"
+    assert read_deadlines(ticketing, elsewhere)["dispatch"]["clock"] == "reception"
+
+
+def test_a_malformed_override_keeps_the_stages_default_and_intake_goes_on(ticketing):
+    manager = token("pm-chen", roles=("property_manager",))
+    response = ticketing.put("/v1/policies/sla.targets.repair", headers=manager, json={
+        "value": {"dispatch": {"clock": "sundial", "minutes": "five"}, "arrival_plan": {"clock": "calendar"},
+                  "resolution": {"clock": "calendar", "days": 2, "warn_percent": 150}}})
+    assert response.status_code == 200, response.get_json()
+    rows = read_deadlines(ticketing, intake(ticketing))
+    assert set(rows) == {"dispatch", "arrival_plan"}
+    assert rows["dispatch"]["clock"] == rows["arrival_plan"]["clock"] == "reception"

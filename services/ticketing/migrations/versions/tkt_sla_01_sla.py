@@ -1,4 +1,4 @@
-"""sla: sites' calendars and the staff directory as read models; the deadlines with their firing index
+"""sla: sites' calendars and staff as read models; deadlines with their firing index; policy changes seen
 
 Revision ID: tkt_sla_01
 Revises: 44de3395928d
@@ -69,10 +69,18 @@ def upgrade() -> None:
     )
     op.create_index('ix_sla_deadlines_next_fire_at', 'sla_deadlines', ['next_fire_at'], unique=False)
     op.create_index(op.f('ix_sla_deadlines_organization_id'), 'sla_deadlines', ['organization_id'], unique=False)
+    op.create_table('sla_policy_changes_seen',
+    sa.Column('organization_id', sa.String(length=36), nullable=False),
+    sa.Column('site_id', sa.String(length=36), nullable=False),
+    sa.Column('key', sa.String(length=80), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('organization_id', 'site_id', 'key', name=op.f('pk_sla_policy_changes_seen'))
+    )
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_table('sla_policy_changes_seen')
     op.drop_index(op.f('ix_sla_deadlines_organization_id'), table_name='sla_deadlines')
     op.drop_index('ix_sla_deadlines_next_fire_at', table_name='sla_deadlines')
     op.drop_table('sla_deadlines')
