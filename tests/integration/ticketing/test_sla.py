@@ -20,6 +20,7 @@ from shared import auth, db
 from shared.bus.envelope import unpack
 from shared.config import Settings
 from tests.conftest import ORG_A, SECRET, create_site, migrate, running_workers, wait_until
+from tests.support.tickets import a_person, a_unit, deliver, staff
 
 pytestmark = pytest.mark.integration
 
@@ -114,3 +115,30 @@ def test_two_firers_racing_over_the_same_due_deadlines_fire_each_once(pg_databas
 def _fire(sessions, limit: int) -> int:
     with sessions() as session, session.begin():
         return firing.fire_batch(session, datetime.now(timezone.utc), limit=limit)
+
+
+def test_a_policy_change_recomputes_the_sites_tickets_once_and_the_api_shows_them(platform_env):
+    from services.ticketing.app import create_app
+
+    app = create_app()
+    client, sessions = app.test_client(), app.extensions["psp"].sessions
+    site_id = str(uuid.uuid4())
+    unit, person = a_unit(site_id), a_person(site_id)
+    deliver(sessions, unit, person)
+    response = client.post("/v1/tickets", headers=staff("cs-wang"), json={
+        "site_id": site_id, "type": "repair", "channel": "phone", "subject": "Lift light out",
+        "location": "in_unit", "unit_id": unit.unit_id, "reporter_id": person.person_id})
+    assert response.status_code == 201, response.get_json()
+    ticket_id = response.get_json()["id"]
+    response = client.put("/v1/policies/sla.targets.repair", headers=staff("pm-chen", roles=("property_manager",)),
+                          json={"site_id": site_id, "value": {"dispatch": {"clock": "calendar", "minutes": 30}}})
+    assert response.status_code == 200, response.get_json()
+    assert clocks.follow_policy_changes(sessions) == 1
+    assert clocks.follow_policy_changes(sessions) == 0
+    rows = {row["stage"]: row for row in client.get(f"/v1/tickets/{ticket_id}/deadlines",
+                                                    headers=staff("cs-wang")).get_json()["deadlines"]}
+    app.extensions["psp"].engine.dispose()
+    started = datetime.fromisoformat(rows["dispatch"]["started_at"])
+    assert (rows["dispatch"]["clock"], rows["dispatch"]["warn_at"]) == ("calendar", None)
+    assert datetime.fromisoformat(rows["dispatch"]["due_at"]) - started == timedelta(minutes=30)
+    assert rows["arrival_plan"]["state"] == "cancelled"
