@@ -6,6 +6,7 @@ import io
 import re
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from psp.occupants.v1.people_pb2 import PersonUpdated
@@ -540,3 +541,19 @@ def test_categories_start_from_the_defaults_and_managers_change_them(ticketing, 
     theirs = ok(ticketing.get("/v1/ticket-categories?limit=200", headers=staff(org=ORG_B)))["items"]
     assert "repair.roof" not in {c["code"] for c in theirs} and len(theirs) == len(listed)
     assert categories.default_id(ORG_B, "repair") in {c["id"] for c in theirs}
+
+
+# -- the docs ----------------------------------------------------------------------------------------------
+
+
+def test_the_docs_and_the_api_document_hold_the_current_diagram(ticketing):
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "ticketing" / "tickets.md").read_text(encoding="utf-8")
+    assert TICKET.mermaid() in doc
+    paths = ok(ticketing.get("/openapi.json"))["paths"]
+    assert TICKET.mermaid() in paths["/v1/tickets/{ticket_id}/transitions"]["post"]["description"]
+
+
+def test_every_state_of_the_spec_is_in_the_workflow():
+    assert TICKET.states == [
+        "received", "registered", "classified", "invalid", "assigned", "reopened", "in_progress", "deferred_night",
+        "waiting_parts", "waiting_occupant", "resolved", "customer_informed", "return_visit", "closed"]
