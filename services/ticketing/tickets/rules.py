@@ -160,8 +160,9 @@ def _check_type_fields(type: str, *, tier, emergency, anonymous, location, about
 def _next_number(session: Session, organization_id: str, site_id: str, now: datetime) -> str:
     """The site's next register number in the year, e.g. HG-2026-000123. The counter row is updated in place
     and the new value read back in one statement, so two tickets at once get two numbers and a rolled-back
-    one leaves no gap. The year's first ticket opens the row with the prefix then in force."""
-    year = now.year
+    one leaves no gap. The year is the site's (its time zone from occupants' events); the year's first ticket
+    opens the row with the prefix then in force."""
+    year = now.astimezone(clocks.site_calendar(session, site_id).zone).year
     taken = (update(TicketCounter).where(TicketCounter.site_id == site_id, TicketCounter.year == year)
              .values(last=TicketCounter.last + 1).returning(TicketCounter.prefix, TicketCounter.last))
     row = session.execute(taken).first()
