@@ -85,7 +85,7 @@ def _seed_staff(sessions, organization_id: str, sites: list[str]) -> None:
     with sessions() as session, session.begin():
         bulk.insert(session, StaffMember.__table__, [{
             "member_id": str(uuid.uuid4()), "organization_id": organization_id, "user_id": f"{role}-{site}",
-            "full_name": role, "active": True, "site_roles": {site: [role]}, "version": 1, "updated_at": now,
+            "full_name": role, "active": True, "reachable": True, "site_roles": {site: [role]}, "version": 1, "updated_at": now,
         } for site in sites for role in CHAIN])
 
 

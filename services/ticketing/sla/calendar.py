@@ -146,12 +146,6 @@ def end_of_day(calendar: SiteCalendar, clock: str, start: datetime, days: int) -
     raise AssertionError("frames_from ends by raising")
 
 
-def is_open(calendar: SiteCalendar, instant: datetime) -> bool:
-    """Whether `instant` falls inside one of the site's frames."""
-    opens, _ = next(calendar.frames_from(instant))
-    return opens <= instant
-
-
 def next_open(calendar: SiteCalendar, instant: datetime) -> datetime:
     """`instant` when the centre is open then, else its next opening."""
     opens, _ = next(calendar.frames_from(instant))

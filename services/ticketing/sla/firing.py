@@ -108,8 +108,8 @@ class _Alerts:
 
 
 def escalation(staff: list[StaffMember], site_id: str, owner_id: str | None) -> list[SlaRecipient]:
-    """The owner, then everyone active at the first level above the owner's that has anyone at the site
-    (越级上报: an empty level is skipped). An owner holding no chain role counts as a specialist."""
+    """The owner, then everyone active and reachable at the first level above the owner's that has anyone at
+    the site (越级上报: a level with nobody is skipped). An owner holding no chain role counts as a specialist."""
     def roles(member):
         return set(member.site_roles.get(site_id, ())) | set(member.site_roles.get(EVERY_SITE, ()))
 
@@ -118,7 +118,7 @@ def escalation(staff: list[StaffMember], site_id: str, owner_id: str | None) -> 
     recipients = [SlaRecipient(member_id=owner.member_id if owner else "", user_id=owner_id, role="owner")] \
         if owner_id else []
     for role in CHAIN[level + 1:]:
-        above = [member for member in staff if member.active and role in roles(member)
+        above = [member for member in staff if member.active and member.reachable and role in roles(member)
                  and member.user_id != owner_id]
         if above:
             recipients += [SlaRecipient(member_id=m.member_id, user_id=m.user_id, role=role)

@@ -48,7 +48,7 @@ def remember_staff(session, events):
     now = datetime.now(timezone.utc)
     upsert(session, StaffMember.__table__, [{
         "member_id": member.member_id, "organization_id": event.organization_id, "user_id": member.user_id,
-        "full_name": member.full_name, "active": member.active,
+        "full_name": member.full_name, "active": member.active, "reachable": bool(member.channels),
         "site_roles": {roles.site_id: sorted(roles.roles) for roles in member.site_roles},
         "version": member.version, "updated_at": now,
     } for event in newest.values() if (member := event.payload).version > versions.get(member.member_id, -1)],

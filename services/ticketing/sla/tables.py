@@ -37,6 +37,8 @@ class StaffMember(Base):
     user_id: Mapped[str] = mapped_column(String(200), index=True)
     full_name: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean)
+    # Has a channel staff alerts reach them on (SMS, e-mail, app): a member without one is skipped.
+    reachable: Mapped[bool] = mapped_column(Boolean)
     # {site_id or "*": [role, …]}
     site_roles: Mapped[dict] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(BigInteger)

@@ -174,10 +174,11 @@ def site_registered(sessions, hours=LUNCH, overrides=()):
         holiday_overrides=[HolidayOverride(date=d, kind=k, name="") for d, k in overrides]))
 
 
-def staff(sessions, member_id, roles, *, version=1, active=True, site=SITE):
+def staff(sessions, member_id, roles, *, version=1, active=True, site=SITE, channels=("sms",)):
     deliver(sessions, StaffMemberChanged(
         member_id=member_id, user_id=f"user-{member_id}", full_name=member_id, department="customer_service",
-        active=active, version=version, site_roles=[StaffSiteRoles(site_id=site, roles=roles)]))
+        active=active, version=version, site_roles=[StaffSiteRoles(site_id=site, roles=roles)],
+        channels=channels))
 
 
 def ticket(type="repair", tier=None, emergency=False, created=local(2026, 11, 30, 10, 0), **fields):
@@ -322,8 +323,9 @@ def outbox_events(sessions):
 def test_warnings_and_breaches_fire_once_through_the_outbox_one_level_up(sessions):
     site_registered(sessions)
     staff(sessions, "specialist", ["cs_specialist"])
-    staff(sessions, "supervisor", ["cs_supervisor"], active=False)  # absent: the level is skipped
+    staff(sessions, "supervisor", ["cs_supervisor"], active=False)  # left: the level is skipped
     staff(sessions, "manager", ["site_manager"])
+    staff(sessions, "deputy", ["site_manager"], channels=())  # unreachable
     staff(sessions, "elsewhere", ["site_manager"], site="5a000000-0000-4000-8000-000000000099")
     repair = ticket()
     step(sessions, repair, "register", None, "registered", repair.created_at)

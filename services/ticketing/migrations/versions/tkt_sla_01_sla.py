@@ -36,6 +36,7 @@ def upgrade() -> None:
     sa.Column('user_id', sa.String(length=200), nullable=False),
     sa.Column('full_name', sa.String(length=200), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('reachable', sa.Boolean(), nullable=False),
     sa.Column('site_roles', sa.JSON(), nullable=False),
     sa.Column('version', sa.BigInteger(), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
