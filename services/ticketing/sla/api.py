@@ -4,7 +4,7 @@ offset (stored in UTC), so agents anywhere read the same instant and the site's 
 from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import DateTime, Float, List, Nested, String
+from apiflask.fields import DateTime, Integer, List, Nested, String
 from sqlalchemy import select
 
 from services.ticketing.sla.clocks import site_calendar, utc
@@ -25,7 +25,7 @@ class DeadlineOut(Schema):
     started_at = DateTime()
     due_at = DateTime(metadata={"description": "Pushed on by the working time the ticket spent paused."})
     warn_at = DateTime(allow_none=True, metadata={"description": "When the warning fires; empty when none."})
-    paused_seconds = Float(metadata={"description": "Time of the stage's clock the ticket spent paused."})
+    paused_seconds = Integer(metadata={"description": "Whole seconds of the stage's clock the ticket spent paused."})
     warned_at = DateTime(allow_none=True)
     breached_at = DateTime(allow_none=True)
     met_at = DateTime(allow_none=True, metadata={"description": "Set also when met after a breach."})
@@ -47,6 +47,6 @@ def get_deadlines(ticket_id):
     zone = site_calendar(session, ticket.site_id).zone
     rows = session.scalars(select(Deadline).where(Deadline.ticket_id == ticket.id).order_by(Deadline.due_at))
     return {"ticket_id": ticket.id, "time_zone": zone.key, "deadlines": [
-        {"stage": row.stage, "clock": row.clock, "state": row.state, "paused_seconds": row.paused_seconds,
+        {"stage": row.stage, "clock": row.clock, "state": row.state, "paused_seconds": int(row.paused_seconds),
          **{name: getattr(row, name) and utc(getattr(row, name)).astimezone(zone) for name in _INSTANTS}}
         for row in rows]}
