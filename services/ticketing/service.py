@@ -9,6 +9,7 @@ from services.ticketing.people import tables as _people_tables  # noqa: F401  (r
 from services.ticketing.sla import clocks as sla_clocks
 from services.ticketing.sla import firing as sla_firing
 from services.ticketing.sla import handlers as _sla_handlers  # noqa: F401  (registers the handlers)
+from services.ticketing.tickets import handlers as _tickets_handlers  # noqa: F401  (registers the handler)
 from services.ticketing.tickets import tables as _tickets_tables  # noqa: F401
 from shared.service import ScheduledJob, Service
 

@@ -10,7 +10,8 @@ and only then is the matter closed; an unfounded complaint (无效投诉) is exp
 from __future__ import annotations
 
 import re
-from datetime import datetime
+import uuid
+from datetime import datetime, timezone
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -81,6 +82,10 @@ OWN_FIELDS = ("repair", "inquiry", "internal_complaint")
 PLAIN_ACTIONS = tuple(a for a in TICKET.actions if a not in ("classify", "close"))
 NEEDS_REASON = ("declare_invalid", "reopen", "defer")
 
+# The owner of a request another service raised, until a person registers it and so owns it.
+PLATFORM = "platform"
+_FROM_EVENTS = uuid.UUID("0c6f3b7e-2a41-4d8e-9b55-1f0e6c3a9d27")
+
 NUMBER_PREFIX = policy.define(
     "tickets.number_prefix", "T",
     "Prefix of the site's register numbers (e.g. the site code: HG-2026-000123); 1–10 capital letters or digits. "
@@ -118,19 +123,45 @@ def register(session: Session, *, organization_id: str, site_id: str, actor: str
     state = "registered" if in_cs else "received"
     department = category.department if category is not None and in_cs else categories.CUSTOMER_SERVICE
     ticket = Ticket(
-        organization_id=organization_id, site_id=site_id, number=_next_number(session, organization_id, site_id, now),
-        type=type, tier=tier, emergency=emergency, state=state, channel=channel, category_id=category_id,
-        department=department, owner_id=actor, reporter_id=reporter_id, contact_name=contact_name,
-        contact_phone=contact_phone, anonymous=anonymous, unit_id=unit_id, location=location, place=place,
-        about_department=about_department, source_reference=source_reference, subject=subject,
-        description=description, created_at=now, updated_at=now, promised_reply_at=promised_reply_at,
+        organization_id=organization_id, site_id=site_id, type=type, tier=tier, emergency=emergency, state=state,
+        channel=channel, category_id=category_id, department=department, owner_id=actor, reporter_id=reporter_id,
+        contact_name=contact_name, contact_phone=contact_phone, anonymous=anonymous, unit_id=unit_id,
+        location=location, place=place, about_department=about_department, source_reference=source_reference,
+        subject=subject, description=description, promised_reply_at=promised_reply_at,
         requested_resolution_at=requested_resolution_at)
+    return _enter(session, ticket, "register" if in_cs else "receive", actor, now)
+
+
+def receive_rectification(session: Session, organization_id: str, request) -> Ticket | None:
+    """A defect occupants found at a move-in inspection (rectification.requested.v1) becomes one
+    rectification ticket, received for customer service; whoever registers it owns it. Its id follows from
+    the defect's, so a request delivered twice opens one ticket."""
+    ticket_id = str(uuid.uuid5(_FROM_EVENTS, f"rectification/{request.rectification_id}"))
+    if session.get(Ticket, ticket_id) is not None:
+        return None
+    due = request.due_at.ToDatetime(timezone.utc) if request.HasField("due_at") else None
+    ticket = Ticket(
+        id=ticket_id, organization_id=organization_id, site_id=request.site_id, type="rectification", tier=None,
+        emergency=False, state="received", channel="staff", category_id=None,
+        department=categories.CUSTOMER_SERVICE, owner_id=PLATFORM, reporter_id=request.person_id or None,
+        unit_id=request.unit_id or None, place=request.location[:200],
+        source_reference=f"{request.purpose}:{request.reference_id}"[:100],
+        subject=f"整改 Rectification: {request.location}"[:200], description=request.description,
+        requested_resolution_at=due)
+    return _enter(session, ticket, "receive", PLATFORM, utcnow())
+
+
+def _enter(session: Session, ticket: Ticket, action: str, actor: str, now: datetime) -> Ticket:
+    """Into the register: its number, the audit row, ticket.registered.v1 and the SLA clocks, in the caller's
+    transaction."""
+    ticket.number = _next_number(session, ticket.organization_id, ticket.site_id, now)
+    ticket.created_at = ticket.updated_at = now
     session.add(ticket)
     session.flush()
-    action = "register" if in_cs else "receive"
-    _audit(session, ticket, action, actor, to_state=state, data={"number": ticket.number, "channel": channel})
+    _audit(session, ticket, action, actor, to_state=ticket.state,
+           data={"number": ticket.number, "channel": ticket.channel})
     _publish(session, ticket, events.registered(ticket))
-    clocks.on_transition(session, ticket, action, None, state, now)
+    clocks.on_transition(session, ticket, action, None, ticket.state, now)
     return ticket
 
 
@@ -197,6 +228,8 @@ def take(session: Session, ticket: Ticket, *, actor: str, roles, action: str, re
     data = {}
     if action == "register" and ticket.category_id is not None:
         ticket.department = categories.usable(session, ticket.organization_id, ticket.category_id).department
+    if action == "register" and ticket.owner_id == PLATFORM:
+        ticket.owner_id = data["owner_id"] = actor
     if action == "dispatch" and assignee_id is not None:
         ticket.assignee_id = assignee_id
         data["assignee_id"] = assignee_id

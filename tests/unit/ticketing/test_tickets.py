@@ -10,6 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from psp.occupants.v1.movein_pb2 import RectificationRequested
 from psp.occupants.v1.people_pb2 import PersonUpdated
 from psp.occupants.v1.places_pb2 import UnitChanged
 from psp.ticketing.v1.tickets_pb2 import (
@@ -235,6 +236,27 @@ def test_read_models_follow_occupants_updates_idempotently(ticketing, known):
         assert (reporter.full_name, reporter.phone) == ("张伟伟", "+8613800000009")
         assert session.scalar(select(func.count()).select_from(Unit)) == 1
     assert ok(ticketing.get(f"/v1/reporters/{known['reporter_id']}", headers=CS))["full_name"] == "张伟伟"
+
+
+def test_a_move_in_defect_becomes_one_rectification_ticket_owned_by_whoever_registers_it(ticketing, known):
+    due = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=15)
+    defect = RectificationRequested(
+        rectification_id=str(uuid.uuid4()), purpose="move_in", reference_id=str(uuid.uuid4()), site_id=SITE,
+        unit_id=known["unit_id"], person_id=known["reporter_id"], location="主卫 master bathroom",
+        description="地漏排水不畅 floor drain drains slowly", inspection_round=1)
+    defect.due_at.FromDatetime(due)
+    deliver(_state(ticketing).sessions, defect)
+    deliver(_state(ticketing).sessions, defect)
+    [ticket] = ok(ticketing.get("/v1/tickets?type=rectification", headers=CS))["items"]
+    assert (ticket["state"], ticket["owner_id"], ticket["unit_id"], ticket["place"]) == (
+        "received", "platform", known["unit_id"], "主卫 master bathroom")
+    assert datetime.fromisoformat(ticket["requested_resolution_at"]) == due
+    assert ticket["source_reference"] == f"move_in:{defect.reference_id}"
+    [registered] = events(ticketing, TicketRegistered)
+    assert (registered.ticket_id, registered.state, registered.owner_id) == (ticket["id"], "received", "platform")
+    refused(act(ticketing, ticket, "register", headers=TECHNICIAN), 403)
+    taken = ok(act(ticketing, ticket, "register"))
+    assert (taken["state"], taken["owner_id"]) == ("registered", "cs-wang")
 
 
 # -- first-question responsibility ------------------------------------------------------------------------
