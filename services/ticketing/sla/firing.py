@@ -20,6 +20,7 @@ from services.ticketing.sla import targets
 from services.ticketing.sla.calendar import RECEPTION, next_open
 from services.ticketing.sla.clocks import FIRING, site_calendar, utc
 from services.ticketing.sla.tables import Deadline, StaffMember
+from services.ticketing.tickets.tables import Ticket
 from shared import policy
 from shared.bus import outbox
 from shared.roles import CS_SPECIALIST, CS_SUPERVISOR, GENERAL_MANAGER, PROPERTY_MANAGER, SITE_MANAGER
@@ -66,7 +67,7 @@ def fire_batch(session: Session, now: datetime, limit: int = BATCH) -> int:
                    table.c.owner_id, table.c.stage, table.c.clock, table.c.due_at, table.c.state)).all()
     if not rows:
         return 0
-    alerts = _Alerts(session, now, {row.organization_id for row in rows})
+    alerts = _Alerts(session, now, rows)
     payloads = defaultdict(list)
     for row in rows:
         payloads[row.organization_id].append(alerts.event(row))
@@ -77,20 +78,26 @@ def fire_batch(session: Session, now: datetime, limit: int = BATCH) -> int:
 
 
 class _Alerts:
-    """Builds the events of one batch, reading each organization's staff, each site's calendar and policy once."""
+    """Builds the events of one batch, reading each organization's staff, each site's calendar and policy, and
+    the tickets' owners once. The owner is the ticket's current one (a hand-over tells the clocks nothing);
+    the deadline's copy serves for a ticket no longer there."""
 
-    def __init__(self, session: Session, now: datetime, organizations: set[str]):
+    def __init__(self, session: Session, now: datetime, rows):
         self.session, self.now = session, now
         self.staff = defaultdict(list)
+        organizations = {row.organization_id for row in rows}
         for member in session.scalars(select(StaffMember).where(StaffMember.organization_id.in_(organizations))):
             self.staff[member.organization_id].append(member)
+        self.owners = dict(session.execute(select(Ticket.id, Ticket.owner_id).where(
+            Ticket.id.in_({row.ticket_id for row in rows}))).all())
         self.deliver_after: dict[tuple[str, str], datetime] = {}
 
     def event(self, row):
         kind = TicketSlaBreached if row.state == "breached" else TicketSlaWarning
         message = kind(ticket_id=row.ticket_id, ticket_number=row.ticket_number, site_id=row.site_id,
                        stage=row.stage, clock=row.clock,
-                       recipients=escalation(self.staff[row.organization_id], row.site_id, row.owner_id))
+                       recipients=escalation(self.staff[row.organization_id], row.site_id,
+                                             self.owners.get(row.ticket_id, row.owner_id)))
         message.due_at.FromDatetime(utc(row.due_at))
         message.deliver_after.FromDatetime(self._deliver_after(row))
         return message

@@ -310,8 +310,8 @@ def test_the_read_models_keep_the_newest_staff_snapshot_and_the_sites_calendar(s
 
 def outbox_events(sessions):
     with sessions() as session:
-        rows = session.execute(select(chassis.outbox.c.event_type, chassis.outbox.c.envelope)
-                               .order_by(chassis.outbox.c.id)).all()
+        rows = session.execute(select(chassis.outbox.c.event_type, chassis.outbox.c.envelope).where(
+            chassis.outbox.c.event_type.like("ticket.sla_%")).order_by(chassis.outbox.c.id)).all()
     answer = []
     for event_type, raw in rows:
         envelope = Envelope.FromString(raw)
@@ -486,3 +486,17 @@ def test_a_malformed_override_keeps_the_stages_default_and_intake_goes_on(ticket
     rows = read_deadlines(ticketing, intake(ticketing))
     assert set(rows) == {"dispatch", "arrival_plan"}
     assert rows["dispatch"]["clock"] == rows["arrival_plan"]["clock"] == "reception"
+
+
+def test_an_alert_goes_to_the_owner_the_ticket_has_when_it_fires(ticketing):
+    sessions = _sessions(ticketing)
+    staff(sessions, "li", ["cs_supervisor"])
+    staff(sessions, "zhou", ["site_manager"])
+    repair = intake(ticketing)
+    response = ticketing.post(f"/v1/tickets/{repair['id']}/owner", headers=CS,
+                              json={"owner_id": "user-li", "reason": "Wang is on leave"})
+    assert response.status_code == 200, response.get_json()
+    with sessions() as session, session.begin():
+        assert firing.fire_batch(session, datetime.now(timezone.utc) + timedelta(days=30)) == 2
+    recipients = {tuple((r.user_id, r.role) for r in event.recipients) for _, event in outbox_events(sessions)}
+    assert recipients == {(("user-li", "owner"), ("user-zhou", "site_manager"))}
