@@ -38,8 +38,6 @@ SERVICES = ("occupants", "ticketing", "billing", "access", "notifications")
 ORG = "0c000000-0000-4000-8000-00000000000c"
 # Series Prometheus makes itself for every target.
 PROMETHEUS_OWN = {"up"}
-# The one place for metrics that alerts may read before any service exposes them.
-EXPECTED_LATER = {"ticket_sla_breaches_total": "ticketing exposes it once SLA tracking lands"}
 
 
 @dataclass
@@ -249,8 +247,5 @@ def test_dashboards_and_alerts_read_only_metrics_the_services_expose(platform):
         for query in queries:
             assert metrics_read_by(query) <= known, f"{title}: {query} reads {metrics_read_by(query) - known}"
     for rule in rules:
-        unknown = metrics_read_by(str(rule["expr"])) - known - set(EXPECTED_LATER)
+        unknown = metrics_read_by(str(rule["expr"])) - known
         assert not unknown, f"{rule.get('alert') or rule['record']} reads {unknown}"
-
-    arrived = set(EXPECTED_LATER) & exposed
-    assert not arrived, f"{arrived} is exposed now: remove it from EXPECTED_LATER"
