@@ -417,18 +417,21 @@ def _write_to_handled_p99(occupants, ticketing, skip: int) -> float | None:
 
 
 def _verify(occupants, ticketing, metrics: dict) -> tuple[int, int]:
-    """Lost: events without their inbox row or their reporter. Duplicated: effects applied more than once."""
+    """Lost: events without their inbox row or their reporter. Duplicated: effects applied more than once.
+    Only the people's events count: ticketing also takes the seeded site's."""
     with occupants.connect() as connection:
         events = set(connection.execute(text(
             "SELECT event_id FROM outbox WHERE event_type = 'person.registered.v1'")).scalars())
         persons = set(connection.execute(text("SELECT id FROM persons")).scalars())
     with ticketing.connect() as connection:
-        inbox = set(connection.execute(text("SELECT message_id FROM inbox")).scalars())
+        inbox = set(connection.execute(text(
+            "SELECT message_id FROM inbox WHERE event_type = 'person.registered.v1'")).scalars())
         reporters = set(connection.execute(text("SELECT person_id FROM reporters")).scalars())
     outcomes: dict[str, float] = defaultdict(float)
     for (name, labels), value in metrics.items():
         labels = dict(labels)
-        if name == "bus_events_handled_total" and labels.get("service") == "ticketing":
+        if (name == "bus_events_handled_total" and labels.get("service") == "ticketing"
+                and labels.get("event_type") == "person.registered.v1"):
             outcomes[labels["outcome"]] += value
     lost = max(len(events - inbox), len(persons - reporters))
     duplicated = int(max(0, outcomes["handled"] - len(inbox & events))) + len(inbox - events) + len(reporters - persons)
