@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, timestamp_pb2
 from google.protobuf.message import Message
 from psp.events.v1 import envelope_pb2
 
@@ -14,6 +15,7 @@ Envelope = envelope_pb2.Envelope
 CONTENT_TYPE = "application/x-protobuf"
 
 
+@functools.cache
 def event_type_of(message_cls: type[Message]) -> str:
     """The routing key declared on the payload message with `option (psp.events.v1.event_type)`."""
     name = message_cls.DESCRIPTOR.GetOptions().Extensions[envelope_pb2.event_type]
@@ -22,6 +24,7 @@ def event_type_of(message_cls: type[Message]) -> str:
     return name
 
 
+@functools.cache
 def producer_of(message_cls: type[Message]) -> str:
     """The publishing service: the second part of the proto package `psp.<service>.v1`."""
     return message_cls.DESCRIPTOR.file.package.split(".")[1]
@@ -31,19 +34,27 @@ def exchange_name(service: str) -> str:
     return f"{service}.events"
 
 
-def new_envelope(payload: Message, *, organization_id: str, correlation_id: str = "") -> Envelope:
+def timestamp(at: datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(at)
+    return stamp
+
+
+def new_envelope(payload: Message, *, organization_id: str, correlation_id: str = "",
+                 occurred_at: timestamp_pb2.Timestamp | None = None) -> Envelope:
+    """`occurred_at` defaults to now; events written together share one (`timestamp(…)`, made once)."""
     packed = any_pb2.Any()
     packed.Pack(payload)
-    envelope = Envelope(
+    message_cls = type(payload)
+    return Envelope(
         id=str(uuid.uuid4()),
-        type=event_type_of(type(payload)),
-        producer=producer_of(type(payload)),
+        type=event_type_of(message_cls),
+        producer=producer_of(message_cls),
         organization_id=organization_id,
         correlation_id=correlation_id,
         payload=packed,
+        occurred_at=occurred_at or timestamp(datetime.now(timezone.utc)),
     )
-    envelope.occurred_at.FromDatetime(datetime.now(timezone.utc))
-    return envelope
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from shared import bulk, db, metrics, tracing
 from shared.bus.connection import keep_alive
-from shared.bus.envelope import exchange_name, new_envelope
+from shared.bus.envelope import exchange_name, new_envelope, timestamp
 from shared.bus.publisher import UNROUTABLE, Outgoing, Publisher
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,9 @@ def record_many(session: Session, outbox: Table, payloads: Sequence[Message], *,
     them with it.
     """
     correlation_id, trace_headers, now = tracing.correlation_id(), tracing.current_trace_headers(), _now()
-    envelopes = [new_envelope(p, organization_id=organization_id, correlation_id=correlation_id) for p in payloads]
+    occurred_at = timestamp(now)
+    envelopes = [new_envelope(p, organization_id=organization_id, correlation_id=correlation_id,
+                              occurred_at=occurred_at) for p in payloads]
     bulk.insert(session, outbox, [
         {"event_id": e.id, "event_type": e.type, "envelope": e.SerializeToString(), "trace_headers": trace_headers,
          "created_at": now, "attempts": 0}
