@@ -5,7 +5,10 @@ of the table's own type, so the server parses one statement and converts the val
 neither builds nor sends a parameter set per row (an executemany runs the statement once per row). Other
 databases (SQLite, in-process) take SQLAlchemy's executemany.
 
-Both take the rows in the order given and first write the session's pending changes, so rows land in the
+A plain insert of COPY_FROM_ROWS rows or more (an import, a bill run) goes in with COPY instead: the
+server then parses no JSON, which halves its share of a 100,000-row import.
+
+All take the rows in the order given and first write the session's pending changes, so rows land in the
 order the code wrote them and parents before their children.
 """
 
@@ -16,7 +19,8 @@ import json
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import Table, TextClause, text
+from psycopg.types.json import Json
+from sqlalchemy import JSON, Table, TextClause, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
@@ -29,8 +33,29 @@ def insert(session: Session, table: Table, rows: Sequence[dict], *, update_on: t
     columns. A batch must not hold one `update_on` key twice: PostgreSQL refuses to change a row twice in a
     statement.
     """
-    if rows:
+    if not rows:
+        return
+    if not update_on and len(rows) >= COPY_FROM_ROWS and session.connection().dialect.name == "postgresql":
+        _copy(session, table, rows)
+    else:
         _execute(session, table, rows, update_on, skip_on="")
+
+
+COPY_FROM_ROWS = 1000
+
+
+def _copy(session: Session, table: Table, rows: Sequence[dict]) -> None:
+    """COPY on the session's own connection, inside its transaction."""
+    session.flush()
+    columns = tuple(rows[0])
+    as_json = [isinstance(table.c[column].type, JSON) for column in columns]
+    quote = session.connection().dialect.identifier_preparer
+    statement = (f"COPY {quote.format_table(table)} ({', '.join(quote.quote(c) for c in columns)}) "
+                 "FROM STDIN")
+    cursor = session.connection().connection.driver_connection.cursor()
+    with cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([Json(row[c]) if json_column else row[c] for c, json_column in zip(columns, as_json)])
 
 
 def insert_new(session: Session, table: Table, rows: Sequence[dict], *, key: str) -> set:
