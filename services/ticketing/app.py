@@ -1,6 +1,9 @@
 """Ticketing's HTTP app: one blueprint per capability, each in its own folder."""
 
+from services.ticketing.handover.api import api as handover
 from services.ticketing.people.api import api as people
+from services.ticketing.review.api import api as review
+from services.ticketing.rosters.api import api as rosters
 from services.ticketing.service import SERVICE
 from services.ticketing.sla.api import api as sla
 from services.ticketing.tickets.api import api as tickets
@@ -10,7 +13,7 @@ from shared.web import create_service_app
 
 policies = policy_api.blueprint(organization_roles=(GENERAL_MANAGER, PROPERTY_MANAGER),
                                 site_roles=(GENERAL_MANAGER, PROPERTY_MANAGER, SITE_MANAGER, CS_SUPERVISOR))
-BLUEPRINTS = (people, policies, tickets, sla)
+BLUEPRINTS = (people, policies, tickets, sla, rosters, handover, review)
 
 
 def create_app(settings=None):

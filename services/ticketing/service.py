@@ -3,9 +3,11 @@
 from pathlib import Path
 
 from services.ticketing.handlers import handlers
+from services.ticketing.handover import tables as _handover_tables  # noqa: F401
 from services.ticketing.models import Base, chassis
 from services.ticketing.people import handlers as _people_handlers  # noqa: F401  (registers the handlers)
 from services.ticketing.people import tables as _people_tables  # noqa: F401  (registers the tables)
+from services.ticketing.rosters import tables as _rosters_tables  # noqa: F401
 from services.ticketing.sla import clocks as sla_clocks
 from services.ticketing.sla import firing as sla_firing
 from services.ticketing.sla import handlers as _sla_handlers  # noqa: F401  (registers the handlers)

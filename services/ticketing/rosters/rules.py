@@ -1,0 +1,66 @@
+"""Night duty and deferral (TKT-5). Plain functions over a session; no Flask.
+
+The seeds' procedure: what the night shift cannot handle and is no emergency waits in the night duty log;
+at the morning handover the customer-service clerk on duty turns each entry into a work order and tells the
+departments (夜班期间不能及时处理的…非应急情况…次日交接班时…填写相应维修工作单). Here the waiting is the
+tickets' `deferred_night` pause, which stops the SLA clocks, and the conversion resumes every deferred
+ticket of the site in one step.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.ticketing.models import chassis, utcnow
+from services.ticketing.rosters.tables import DutyAssignment
+from services.ticketing.tickets import rules as tickets
+from services.ticketing.tickets.tables import Ticket
+from shared import audit
+from shared.problems import Problem
+
+SHIFTS = ("day", "night")
+
+
+def assign(session: Session, *, organization_id: str, site_id: str, actor: str, day, shift: str,
+           user_id: str) -> DutyAssignment:
+    duty = DutyAssignment(organization_id=organization_id, site_id=site_id, day=day, shift=shift, user_id=user_id,
+                          assigned_by=actor, assigned_at=utcnow())
+    try:
+        with session.begin_nested():
+            session.add(duty)
+    except IntegrityError:
+        raise Problem(409, "Conflict", f"{user_id} is on that shift already.", field="user_id") from None
+    _audit(session, duty, "assign", actor)
+    return duty
+
+
+def withdraw(session: Session, duty: DutyAssignment, *, actor: str) -> None:
+    _audit(session, duty, "withdraw", actor)
+    session.delete(duty)
+
+
+def defer(session: Session, ticket: Ticket, *, actor: str, roles, reason: str) -> None:
+    """A non-emergency waits for the morning: an emergency is handled at night, whatever the hour."""
+    if ticket.emergency:
+        raise Problem(422, "Unprocessable Content", "An emergency is handled at once, never deferred.",
+                      field="ticket_id")
+    tickets.take(session, ticket, actor=actor, roles=roles, action="defer", reason=reason)
+
+
+def convert_deferred(session: Session, *, organization_id: str, site_id: str, actor: str, roles) -> list[Ticket]:
+    """The morning handover: every ticket deferred at the site becomes a work order again, each through the
+    tickets' own `resume` step (audited, published, clocks resumed), all in the caller's transaction."""
+    deferred = session.scalars(select(Ticket).where(
+        Ticket.organization_id == organization_id, Ticket.site_id == site_id, Ticket.state == "deferred_night")
+        .order_by(Ticket.created_at, Ticket.id)).all()
+    for ticket in deferred:
+        tickets.take(session, ticket, actor=actor, roles=roles, action="resume")
+    return deferred
+
+
+def _audit(session: Session, duty: DutyAssignment, action: str, actor: str) -> None:
+    audit.record(session, chassis.audit_log, organization_id=duty.organization_id, site_id=duty.site_id,
+                 entity="duty_assignment", entity_id=duty.id, action=action, actor=actor,
+                 data={"day": duty.day.isoformat(), "shift": duty.shift, "user_id": duty.user_id})
