@@ -2,8 +2,7 @@
 supervisors, deferred tickets made work orders at the morning handover, handovers written by the outgoing
 shift and acknowledged once by another person, and the overdue and forgotten tickets of a site's day."""
 
-import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from psp.ticketing.v1.tickets_pb2 import TicketTransitioned
 from sqlalchemy import func, select, update
@@ -28,7 +27,6 @@ ELSEWHERE_SUPERVISOR = staff("cs-zhou", roles=(), sites=(), site_roles={SITE: ["
                                                                         OTHER_SITE: ["cs_supervisor"]})
 TECHNICIAN = staff("tech-zhao", roles=(), sites=(), site_roles={SITE: ["technician"]})
 OTHER_ORG = staff("cs-b", roles=("cs_supervisor",), org=ORG_B)
-DAY = date(2026, 12, 1)
 
 
 def audited(client, entity):
