@@ -1,6 +1,8 @@
 """Ticketing's HTTP app: one blueprint per capability, each in its own folder."""
 
 from services.ticketing.handover.api import api as handover
+from services.ticketing.incidents.api import api as incidents
+from services.ticketing.patrols.api import api as patrols
 from services.ticketing.people.api import api as people
 from services.ticketing.review.api import api as review
 from services.ticketing.rosters.api import api as rosters
@@ -13,7 +15,7 @@ from shared.web import create_service_app
 
 policies = policy_api.blueprint(organization_roles=(GENERAL_MANAGER, PROPERTY_MANAGER),
                                 site_roles=(GENERAL_MANAGER, PROPERTY_MANAGER, SITE_MANAGER, CS_SUPERVISOR))
-BLUEPRINTS = (people, policies, tickets, sla, rosters, handover, review)
+BLUEPRINTS = (people, policies, tickets, sla, rosters, handover, review, patrols, incidents)
 
 
 def create_app(settings=None):

@@ -4,7 +4,10 @@ from pathlib import Path
 
 from services.ticketing.handlers import handlers
 from services.ticketing.handover import tables as _handover_tables  # noqa: F401
+from services.ticketing.incidents import tables as _incidents_tables  # noqa: F401
 from services.ticketing.models import Base, chassis
+from services.ticketing.patrols import handlers as _patrols_handlers  # noqa: F401  (registers the handlers)
+from services.ticketing.patrols import rules as patrols
 from services.ticketing.people import handlers as _people_handlers  # noqa: F401  (registers the handlers)
 from services.ticketing.people import tables as _people_tables  # noqa: F401  (registers the tables)
 from services.ticketing.rosters import tables as _rosters_tables  # noqa: F401
@@ -24,5 +27,6 @@ SERVICE = Service(
     migrations=Path(__file__).parent / "migrations",
     jobs=(ScheduledJob("sla-firing", 1, sla_firing.fire_due),
           ScheduledJob("sla-backlog", 5, sla_firing.observe_backlog),
-          ScheduledJob("sla-policy-changes", 10, sla_clocks.follow_policy_changes)),
+          ScheduledJob("sla-policy-changes", 10, sla_clocks.follow_policy_changes),
+          ScheduledJob("patrol-tasks", 60, patrols.generate_due)),
 )
