@@ -94,8 +94,9 @@ def get_handover(handover_id):
 @api.post("/handovers/<handover_id>/acknowledgement")
 @api.auth_required(auth)
 @api.output(HandoverOut)
+@api.doc(description="The incoming shift acknowledges what it takes over: another person than the writer, once.\n\n"
+                     "```mermaid\n" + rules.HANDOVER.mermaid() + "\n```")
 def acknowledge(handover_id):
-    """The incoming shift acknowledges what it takes over: another person than the writer, once."""
     record = get_visible(Handover, handover_id, "handover")
     roles = require_role_at(record.site_id, *CUSTOMER_SERVICE)
     rules.acknowledge(db_session(), record, actor=principal().subject, roles=roles)

@@ -3,10 +3,12 @@ supervisors, deferred tickets made work orders at the morning handover, handover
 shift and acknowledged once by another person, and the overdue and forgotten tickets of a site's day."""
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from psp.ticketing.v1.tickets_pb2 import TicketTransitioned
 from sqlalchemy import func, select, update
 
+from services.ticketing.handover.rules import HANDOVER
 from services.ticketing.handover.tables import Handover
 from services.ticketing.models import chassis
 from services.ticketing.review.rules import FORGOTTEN_HOURS
@@ -236,3 +238,10 @@ def test_a_bad_forgotten_hours_setting_is_named(ticketing):
                         new_value="a day", actor="test")
     body = refused(review(ticketing), 409)
     assert FORGOTTEN_HOURS.key in body["detail"]
+
+
+def test_the_docs_and_the_api_document_hold_the_handover_diagram(ticketing):
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "ticketing" / "shifts.md").read_text(encoding="utf-8")
+    assert HANDOVER.mermaid() in doc
+    paths = ok(ticketing.get("/openapi.json"))["paths"]
+    assert HANDOVER.mermaid() in paths["/v1/handovers/{handover_id}/acknowledgement"]["post"]["description"]
