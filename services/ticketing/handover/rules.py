@@ -12,11 +12,13 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.ticketing.handover import events
 from services.ticketing.handover.tables import Handover
 from services.ticketing.models import chassis, utcnow
 from services.ticketing.tickets.rules import TICKET
 from services.ticketing.tickets.tables import Ticket
 from shared import audit
+from shared.bus import outbox
 from shared.problems import Problem
 from shared.roles import CUSTOMER_SERVICE
 from shared.workflow import Step, Workflow
@@ -49,6 +51,7 @@ def write(session: Session, *, organization_id: str, site_id: str, actor: str, d
     except IntegrityError:
         raise Problem(409, "Conflict", "That shift's handover is written already.", field="shift") from None
     _audit(session, record, "write", actor, None, record.state)
+    outbox.record(session, chassis.outbox, events.written(record), organization_id=organization_id)
     return record
 
 
@@ -67,6 +70,7 @@ def acknowledge(session: Session, record: Handover, *, actor: str, roles) -> Non
         raise Problem(409, "Conflict", "The handover was acknowledged meanwhile.", field="action")
     record.state, record.acknowledged_by, record.acknowledged_at = step.target, actor, at
     _audit(session, record, step.action, actor, step.source, step.target)
+    outbox.record(session, chassis.outbox, events.acknowledged(record), organization_id=record.organization_id)
 
 
 def _audit(session: Session, record: Handover, action: str, actor: str, from_state, to_state) -> None:

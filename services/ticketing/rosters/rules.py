@@ -14,10 +14,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.ticketing.models import chassis, utcnow
+from services.ticketing.rosters import events
 from services.ticketing.rosters.tables import DutyAssignment
 from services.ticketing.tickets import rules as tickets
 from services.ticketing.tickets.tables import Ticket
 from shared import audit
+from shared.bus import outbox
 from shared.problems import Problem
 
 SHIFTS = ("day", "night")
@@ -33,11 +35,13 @@ def assign(session: Session, *, organization_id: str, site_id: str, actor: str, 
     except IntegrityError:
         raise Problem(409, "Conflict", f"{user_id} is on that shift already.", field="user_id") from None
     _audit(session, duty, "assign", actor)
+    outbox.record(session, chassis.outbox, events.assigned(duty), organization_id=organization_id)
     return duty
 
 
 def withdraw(session: Session, duty: DutyAssignment, *, actor: str) -> None:
     _audit(session, duty, "withdraw", actor)
+    outbox.record(session, chassis.outbox, events.withdrawn(duty, actor), organization_id=duty.organization_id)
     session.delete(duty)
 
 

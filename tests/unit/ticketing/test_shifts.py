@@ -5,6 +5,7 @@ shift and acknowledged once by another person, and the overdue and forgotten tic
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from psp.ticketing.v1.shifts_pb2 import DutyAssigned, DutyWithdrawn, HandoverAcknowledged, HandoverWritten
 from psp.ticketing.v1.tickets_pb2 import TicketTransitioned
 from sqlalchemy import func, select, update
 
@@ -59,6 +60,11 @@ def test_a_supervisor_at_the_site_keeps_the_duty_roster(ticketing):
     assert ticketing.delete(f"/v1/duty-roster/{duty['id']}", headers=SUPERVISOR).status_code == 204
     assert count(ticketing, DutyAssignment) == 1
     assert audited(ticketing, "duty_assignment") == [("assign", "cs-li"), ("assign", "cs-li"), ("withdraw", "cs-li")]
+    assert [(e.duty_id, e.day, e.shift, e.user_id, e.site_id) for e in events(ticketing, DutyAssigned)][0] == (
+        duty["id"], "2026-12-01", "night", "tech-zhao", SITE)
+    assert len(events(ticketing, DutyAssigned)) == 2
+    assert [(e.duty_id, e.user_id, e.withdrawn_by) for e in events(ticketing, DutyWithdrawn)] == [
+        (duty["id"], "tech-zhao", "cs-li")]
 
 
 def test_the_roster_needs_a_supervisor_at_that_site_and_bounded_input(ticketing):
@@ -68,7 +74,7 @@ def test_the_roster_needs_a_supervisor_at_that_site_and_bounded_input(ticketing)
     for bad, field in (({"shift": "evening"}, "shift"), ({"user_id": "x" * 201}, "user_id"),
                        ({"day": "1999-12-31"}, "day")):
         refused(ticketing.post(f"/v1/sites/{SITE}/duty-roster", json={**body, **bad}, headers=SUPERVISOR), 422, field)
-    assert count(ticketing, DutyAssignment) == 0
+    assert count(ticketing, DutyAssignment) == 0 and events(ticketing, DutyAssigned) == []
 
 
 def test_deferred_tickets_become_work_orders_at_the_morning_handover(ticketing, known):
@@ -147,6 +153,12 @@ def test_the_outgoing_shift_hands_over_the_open_items_and_another_person_acknowl
     assert [h["id"] for h in listed["items"]] == [record["id"]]
     refused(ticketing.get(f"/v1/handovers/{record['id']}", headers=OTHER_ORG), 404)
     assert audited(ticketing, "handover") == [("write", "cs-wang"), ("acknowledge", "cs-sun")]
+    [written] = events(ticketing, HandoverWritten)
+    assert (written.handover_id, list(written.ticket_ids), written.shift, written.written_by) == (
+        record["id"], [leak["id"], noise["id"]], "day", "cs-wang")
+    [signed] = events(ticketing, HandoverAcknowledged)
+    assert (signed.handover_id, signed.acknowledged_by) == (record["id"], "cs-sun")
+    assert signed.acknowledged_at.ToDatetime(timezone.utc) == datetime.fromisoformat(acknowledged["acknowledged_at"])
 
 
 def test_a_handover_is_written_by_customer_service_at_that_site_with_bounded_input(ticketing):
@@ -156,7 +168,7 @@ def test_a_handover_is_written_by_customer_service_at_that_site_with_bounded_inp
     refused(ticketing.post(f"/v1/sites/{SITE}/handovers", json=body, headers=elsewhere), 403)
     for bad, field in (({"shift": "noon"}, "shift"), ({"notes": "x" * 4001}, "notes"), ({"day": "2200-01-01"}, "day")):
         refused(ticketing.post(f"/v1/sites/{SITE}/handovers", json={**body, **bad}, headers=CS), 422, field)
-    assert count(ticketing, Handover) == 0
+    assert count(ticketing, Handover) == 0 and events(ticketing, HandoverWritten) == []
 
 
 # -- TKT-7 daily review ------------------------------------------------------------------------------------
