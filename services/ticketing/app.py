@@ -9,13 +9,14 @@ from services.ticketing.rosters.api import api as rosters
 from services.ticketing.service import SERVICE
 from services.ticketing.sla.api import api as sla
 from services.ticketing.tickets.api import api as tickets
+from services.ticketing.violations.api import api as violations
 from shared import policy_api
 from shared.roles import CS_SUPERVISOR, GENERAL_MANAGER, PROPERTY_MANAGER, SITE_MANAGER
 from shared.web import create_service_app
 
 policies = policy_api.blueprint(organization_roles=(GENERAL_MANAGER, PROPERTY_MANAGER),
                                 site_roles=(GENERAL_MANAGER, PROPERTY_MANAGER, SITE_MANAGER, CS_SUPERVISOR))
-BLUEPRINTS = (people, policies, tickets, sla, rosters, handover, review, patrols, incidents)
+BLUEPRINTS = (people, policies, tickets, sla, rosters, handover, review, patrols, incidents, violations)
 
 
 def create_app(settings=None):

@@ -16,6 +16,7 @@ from services.ticketing.sla import firing as sla_firing
 from services.ticketing.sla import handlers as _sla_handlers  # noqa: F401  (registers the handlers)
 from services.ticketing.tickets import handlers as _tickets_handlers  # noqa: F401  (registers the handler)
 from services.ticketing.tickets import tables as _tickets_tables  # noqa: F401
+from services.ticketing.violations import handlers as _violations_handlers  # noqa: F401  (registers the handler)
 from shared.service import ScheduledJob, Service
 
 SERVICE = Service(

@@ -1,6 +1,7 @@
 """Field work on SQLite: patrol plans (TKT-10) with their recurrence on the site's clock, the tasks the
 generator makes once, findings that become tickets, plans from occupants' events; incidents (TKT-11) of the
-seven kinds with their linked tickets and the events that start the emergency chain."""
+seven kinds with their linked tickets and the events that start the emergency chain; violations (TKT-12) with
+the remedy ladder, who may penalise, the general manager's signature and the retention."""
 
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -8,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from psp.occupants.v1.decoration_pb2 import DecorationViolationReported
 from psp.occupants.v1.patrols_pb2 import PatrolPlanPublished, PatrolPlanWithdrawn
 from psp.ticketing.v1.field_pb2 import IncidentClosed, IncidentOpened
 from psp.ticketing.v1.tickets_pb2 import TicketRegistered
@@ -20,6 +22,7 @@ from services.ticketing.patrols import recurrence
 from services.ticketing.patrols import rules as patrols
 from services.ticketing.patrols.tables import PatrolFinding, PatrolPlan
 from services.ticketing.tickets.tables import Ticket
+from services.ticketing.violations.tables import Violation
 from shared.problems import Problem
 from tests.conftest import ORG_B
 from tests.support.outbox import published
@@ -33,6 +36,7 @@ STEWARD = staff("steward-wu", roles=(), sites=(), site_roles={SITE: ["steward"]}
 TECHNICIAN = staff("tech-zhao", roles=(), sites=(), site_roles={SITE: ["technician"]})
 SITE_MANAGER = staff("sm-sun", roles=(), sites=(), site_roles={SITE: ["site_manager"]})
 SUPERVISOR_ELSEWHERE = staff("cs-he", roles=(), sites=(), site_roles={SITE: ["steward"], OTHER_SITE: ["cs_supervisor"]})
+GENERAL_MANAGER = staff("gm-qian", roles=(), sites=(), site_roles={SITE: ["general_manager"]})
 FOREIGN = staff("cs-other", roles=("cs_supervisor",), org=ORG_B)
 TOMORROW = datetime.combine(datetime.now(SHANGHAI).date() + timedelta(days=1), datetime.min.time(), SHANGHAI)
 
@@ -303,3 +307,99 @@ def test_another_organizations_incident_is_404_and_lists_are_its_own(ticketing):
     assert [item["id"] for item in ok(ticketing.get("/v1/incidents?state=open&kind=lift_entrapment",
                                                     headers=STEWARD))["items"]] == [incident["id"]]
     assert ok(ticketing.get("/v1/incidents?kind=fire", headers=STEWARD))["items"] == []
+
+
+# -- violations --------------------------------------------------------------------------------------------
+
+
+def violation_body(**overrides):
+    return {"site_id": SITE, "category": "public_order", "severity": "general", "description": "高空抛物 水瓶",
+            "observed_at": "2026-02-28T21:30:00+08:00", **overrides}
+
+
+def violation_step(client, violation, headers, **body):
+    return client.post(f"/v1/violations/{violation['id']}/transitions", json=body, headers=headers)
+
+
+def rung(client, violation, headers, **body):
+    return client.post(f"/v1/violations/{violation['id']}/remedies", json=body, headers=headers)
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"category": "littering"}, "category"), ({"severity": "minor"}, "severity"), ({"description": ""}, "description"),
+    ({"observed_at": (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()}, "observed_at"),
+])
+def test_a_bad_violation_report_is_refused_naming_the_field_and_nothing_is_kept(ticketing, overrides, field):
+    refused(ticketing.post("/v1/violations", json=violation_body(**overrides), headers=STEWARD), 422, field)
+    assert count(ticketing, Violation) == 0 and count(ticketing, chassis.audit_log) == 0
+
+
+def test_a_general_violation_climbs_the_ladder_and_only_a_supervisor_at_the_site_penalises(ticketing):
+    violation = ok(ticketing.post("/v1/violations", json=violation_body(), headers=STEWARD), 201)
+    assert (violation["state"], violation["retain_until"], violation["remedy"]) == ("reported", "2027-02-28", None)
+    assert ok(rung(ticketing, violation, STEWARD, step="persuasion", note="上门劝导"))["remedy"] == "persuasion"
+    deadline = (datetime.now(timezone.utc) + timedelta(days=7)).date().isoformat()
+    refused(rung(ticketing, violation, STEWARD, step="rectification", rectify_by=deadline), 403)
+    refused(rung(ticketing, violation, SUPERVISOR_ELSEWHERE, step="rectification", rectify_by=deadline), 403)
+    refused(rung(ticketing, violation, SUPERVISOR, step="rectification"), 422, "rectify_by")
+    refused(rung(ticketing, violation, SUPERVISOR, step="rectification", rectify_by="2020-01-01"), 422, "rectify_by")
+    rectified = ok(rung(ticketing, violation, SUPERVISOR, step="rectification", rectify_by=deadline))
+    assert (rectified["remedy"], rectified["rectify_by"]) == ("rectification", deadline)
+    refused(rung(ticketing, violation, SUPERVISOR, step="persuasion"), 409, "step")
+    refused(rung(ticketing, violation, SUPERVISOR, step="lawsuit"), 422, "mediation_failed")
+
+    refused(violation_step(ticketing, violation, STEWARD, action="decide", penalty="罚款"), 403)
+    refused(violation_step(ticketing, violation, SUPERVISOR_ELSEWHERE, action="decide", penalty="罚款"), 403)
+    refused(violation_step(ticketing, violation, SUPERVISOR, action="decide"), 422, "penalty")
+    refused(violation_step(ticketing, violation, SUPERVISOR, action="assess", assessed_loss="10.00"), 403)
+    refused(violation_step(ticketing, violation, SITE_MANAGER, action="assess", assessed_loss="10.00"), 409)
+    refused(violation_step(ticketing, violation, SUPERVISOR, action="decide", penalty="赔偿",
+                           penalty_amount="12345678901.00"), 422, "penalty_amount")
+    assert ok(ticketing.get(f"/v1/violations/{violation['id']}", headers=STEWARD))["state"] == "reported"
+    decided = ok(violation_step(ticketing, violation, SUPERVISOR, action="decide", penalty="赔偿车辆损失",
+                                penalty_amount="300.00"))
+    assert (decided["state"], decided["penalty_amount"], decided["decided_by"]) == ("decided", "300.00", "cs-li")
+    assert decided["effective_at"] is not None and decided["allowed_actions"] == ["close"]
+    closed = ok(violation_step(ticketing, violation, SUPERVISOR, action="close", reason="已赔偿"))
+    assert closed["state"] == "closed"
+    assert [entry["action"] for entry in closed["history"]] == [
+        "report", "remedy", "remedy", "decide", "close"]
+    body = refused(violation_step(ticketing, violation, SUPERVISOR, action="close"), 409)
+    assert body["allowed"] == []
+    refused(rung(ticketing, violation, SUPERVISOR, step="lawsuit", mediation_failed=True), 409)
+
+
+def test_a_major_decision_takes_effect_only_when_the_general_manager_signs(ticketing):
+    violation = ok(ticketing.post("/v1/violations", json=violation_body(category="fire_safety", severity="major"),
+                                  headers=STEWARD), 201)
+    assert violation["retain_until"] == "2031-02-28"
+    refused(violation_step(ticketing, violation, SUPERVISOR, action="decide", penalty="罚款"), 409)
+    refused(violation_step(ticketing, violation, SITE_MANAGER, action="assess"), 422, "assessed_loss")
+    assessed = ok(violation_step(ticketing, violation, SITE_MANAGER, action="assess", assessed_loss="1200.50"))
+    assert (assessed["state"], assessed["assessed_loss"]) == ("assessed", "1200.50")
+    awaiting = ok(violation_step(ticketing, violation, SUPERVISOR, action="decide", penalty="赔偿消防设施损失",
+                                 penalty_amount="1200.50"))
+    assert (awaiting["state"], awaiting["effective_at"]) == ("awaiting_signature", None)
+    refused(violation_step(ticketing, violation, SITE_MANAGER, action="sign"), 403)
+    refused(violation_step(ticketing, violation, SITE_MANAGER, action="close"), 409)
+    signed = ok(violation_step(ticketing, violation, GENERAL_MANAGER, action="sign"))
+    assert (signed["state"], signed["signed_by"]) == ("decided", "gm-qian") and signed["effective_at"] is not None
+    refused(ticketing.get(f"/v1/violations/{violation['id']}", headers=FOREIGN), 404)
+    refused(violation_step(ticketing, violation, FOREIGN, action="close"), 404)
+    ok(rung(ticketing, violation, SITE_MANAGER, step="lawsuit", mediation_failed=True, note="调解不成"))
+
+
+def test_decoration_violations_from_occupants_are_recorded_once(ticketing):
+    observed = Timestamp()
+    observed.FromDatetime(datetime(2026, 6, 1, 2, tzinfo=timezone.utc))
+    reported = DecorationViolationReported(
+        violation_id=str(uuid.uuid4()), decoration_id=str(uuid.uuid4()), site_id=SITE, unit_id=str(uuid.uuid4()),
+        category="decoration", severity="major", description="拆改承重墙", observed_at=observed,
+        reported_by="steward-wu")
+    deliver(_state(ticketing).sessions, reported)
+    deliver(_state(ticketing).sessions, reported)
+    [violation] = ok(ticketing.get("/v1/violations?category=decoration", headers=STEWARD))["items"]
+    assert (violation["severity"], violation["reported_by"], violation["retain_until"]) == ("major", "steward-wu",
+                                                                                          "2031-06-01")
+    assert violation["source_reference"] == f"decoration:{reported.violation_id}"
+    assert ok(ticketing.get("/v1/violations", headers=FOREIGN))["items"] == []

@@ -1,4 +1,4 @@
-"""field: patrol plans, their tasks and findings; incidents and their tickets
+"""field: patrol plans, their tasks and findings; incidents and their tickets; violations
 
 Revision ID: tkt_field_02
 Revises: d3f8a1c6e2b9
@@ -104,10 +104,40 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('incident_id', 'ticket_id', name=op.f('pk_incident_tickets'))
     )
     op.create_index(op.f('ix_incident_tickets_ticket_id'), 'incident_tickets', ['ticket_id'], unique=False)
+    op.create_table('violations',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('organization_id', sa.String(length=36), nullable=False),
+    sa.Column('site_id', sa.String(length=36), nullable=False),
+    sa.Column('unit_id', sa.String(length=36), nullable=True),
+    sa.Column('person_id', sa.String(length=36), nullable=True),
+    sa.Column('category', sa.String(length=20), nullable=False),
+    sa.Column('severity', sa.String(length=10), nullable=False),
+    sa.Column('state', sa.String(length=30), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('observed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('reported_by', sa.String(length=200), nullable=False),
+    sa.Column('source_reference', sa.String(length=100), nullable=False),
+    sa.Column('remedy', sa.String(length=20), nullable=True),
+    sa.Column('rectify_by', sa.Date(), nullable=True),
+    sa.Column('assessed_loss', sa.Numeric(precision=12, scale=2), nullable=True),
+    sa.Column('penalty', sa.String(length=1000), nullable=False),
+    sa.Column('penalty_amount', sa.Numeric(precision=12, scale=2), nullable=True),
+    sa.Column('decided_by', sa.String(length=200), nullable=True),
+    sa.Column('signed_by', sa.String(length=200), nullable=True),
+    sa.Column('effective_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('retain_until', sa.Date(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_violations'))
+    )
+    op.create_index('ix_violations_listed', 'violations', ['organization_id', 'observed_at', 'id'], unique=False)
+    op.create_index('ix_violations_retention', 'violations', ['retain_until'], unique=False)
+    op.create_index(op.f('ix_violations_site_id'), 'violations', ['site_id'], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_table('violations')
     op.drop_table('incident_tickets')
     op.drop_table('incidents')
     op.drop_table('patrol_findings')
