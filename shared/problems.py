@@ -85,7 +85,7 @@ def unstorable_text(request: Request) -> tuple[str, str] | None:
     candidates += [("files", key, f.filename or "") for key, f in request.files.items(multi=True)]
     for location, field, value in candidates:
         if _UNSTORABLE.search(field) or (isinstance(value, str) and _UNSTORABLE.search(value)):
-            return location, field
+            return location, field or "_schema"
     if request.is_json:
         field = _first_unstorable(request.get_json(silent=True), "")
         if field is not None:

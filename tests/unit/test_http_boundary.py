@@ -147,3 +147,10 @@ def test_a_verified_token_is_kept_only_until_it_expires():
     assert tokens.get("unknown") is None
     tokens.remember("third", live)  # full: the cache starts again
     assert tokens.get("live") is None and tokens.get("third") is live
+
+
+@pytest.mark.parametrize("query", ["?=%00", "?%00=1", "?=ok&name=%00"])
+def test_unstorable_text_in_a_query_is_named_even_under_an_empty_key(occupants, query):
+    response = occupants.get(f"/v1/persons{query}", headers=bearer())
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert response.get_json()["errors"][0]["location"] == "query"
