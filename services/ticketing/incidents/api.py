@@ -123,6 +123,7 @@ def link_ticket(incident_id, json_data):
 @api.auth_required(auth)
 @api.input(CloseIn)
 @api.output(IncidentOut)
+@api.doc(description="```mermaid\n" + rules.INCIDENT.mermaid() + "\n```")
 def close_incident(incident_id, json_data):
     incident = _incident(incident_id)
     rules.close(db_session(), incident, actor=principal().subject, roles=require_role_at(incident.site_id, *ALL),

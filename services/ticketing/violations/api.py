@@ -160,6 +160,7 @@ def remedy(violation_id, json_data):
 @api.auth_required(auth)
 @api.input(StepIn)
 @api.output(ViolationOut)
+@api.doc(description="```mermaid\n" + rules.VIOLATION.mermaid() + "\n```")
 def transition(violation_id, json_data):
     """assess (major, site manager), decide (site manager or CS supervisor at the site), sign (general
     manager: a major decision takes effect), close."""

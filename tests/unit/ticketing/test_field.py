@@ -5,6 +5,7 @@ the remedy ladder, who may penalise, the general manager's signature and the ret
 
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,13 +16,14 @@ from psp.ticketing.v1.field_pb2 import IncidentClosed, IncidentOpened
 from psp.ticketing.v1.tickets_pb2 import TicketRegistered
 from sqlalchemy import func, select
 
-from services.ticketing.incidents.rules import KINDS
+from services.ticketing.incidents.rules import INCIDENT, KINDS
 from services.ticketing.incidents.tables import Incident, IncidentTicket
 from services.ticketing.models import chassis
 from services.ticketing.patrols import recurrence
 from services.ticketing.patrols import rules as patrols
 from services.ticketing.patrols.tables import PatrolFinding, PatrolPlan
 from services.ticketing.tickets.tables import Ticket
+from services.ticketing.violations.rules import VIOLATION
 from services.ticketing.violations.tables import Violation
 from shared.problems import Problem
 from tests.conftest import ORG_B
@@ -403,3 +405,12 @@ def test_decoration_violations_from_occupants_are_recorded_once(ticketing):
                                                                                           "2031-06-01")
     assert violation["source_reference"] == f"decoration:{reported.violation_id}"
     assert ok(ticketing.get("/v1/violations", headers=FOREIGN))["items"] == []
+
+
+def test_the_docs_and_the_api_document_hold_the_current_diagrams(ticketing):
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "ticketing" / "field.md").read_text(encoding="utf-8")
+    paths = ok(ticketing.get("/openapi.json"))["paths"]
+    for workflow, path in ((INCIDENT, "/v1/incidents/{incident_id}/close"),
+                           (VIOLATION, "/v1/violations/{violation_id}/transitions")):
+        assert workflow.mermaid() in doc
+        assert workflow.mermaid() in paths[path]["post"]["description"]
