@@ -9,6 +9,8 @@ ticket of the site in one step.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -16,13 +18,19 @@ from sqlalchemy.orm import Session
 from services.ticketing.models import chassis, utcnow
 from services.ticketing.rosters import events
 from services.ticketing.rosters.tables import DutyAssignment
+from services.ticketing.sla.clocks import site_calendar, utc
 from services.ticketing.tickets import rules as tickets
 from services.ticketing.tickets.tables import Ticket
-from shared import audit
+from shared import audit, policy
 from shared.bus import outbox
 from shared.problems import Problem
 
 SHIFTS = ("day", "night")
+NIGHT_HOURS = policy.define(
+    "rosters.night_hours", ["18:00", "08:30"],
+    "The night shift at the site, in its local time: [from, to] as \"HH:MM\". A non-emergency received in it "
+    "may wait for the morning handover.")
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
 def assign(session: Session, *, organization_id: str, site_id: str, actor: str, day, shift: str,
@@ -46,10 +54,15 @@ def withdraw(session: Session, duty: DutyAssignment, *, actor: str) -> None:
 
 
 def defer(session: Session, ticket: Ticket, *, actor: str, roles, reason: str) -> None:
-    """A non-emergency waits for the morning: an emergency is handled at night, whatever the hour."""
+    """A non-emergency received at night waits for the morning; an emergency is handled at once, and what
+    came in during the day shift is the day shift's to handle."""
     if ticket.emergency:
         raise Problem(422, "Unprocessable Content", "An emergency is handled at once, never deferred.",
                       field="ticket_id")
+    received = utc(ticket.created_at).astimezone(site_calendar(session, ticket.site_id).zone)
+    if not _at_night(session, ticket, received.hour * 60 + received.minute):
+        raise Problem(409, "Conflict", f"Received at {received:%H:%M}, outside the night shift "
+                                       f"({NIGHT_HOURS.key}): it is handled, not deferred.", field="ticket_id")
     tickets.take(session, ticket, actor=actor, roles=roles, action="defer", reason=reason)
 
 
@@ -62,6 +75,17 @@ def convert_deferred(session: Session, *, organization_id: str, site_id: str, ac
     for ticket in deferred:
         tickets.take(session, ticket, actor=actor, roles=roles, action="resume")
     return deferred
+
+
+def _at_night(session: Session, ticket: Ticket, minute: int) -> bool:
+    hours = policy.value(session, chassis, ticket.organization_id, ticket.site_id, NIGHT_HOURS)
+    if not (isinstance(hours, list) and len(hours) == 2
+            and all(isinstance(hhmm, str) and _HHMM.match(hhmm) for hhmm in hours)):
+        raise Problem(409, "Conflict", f"The setting {NIGHT_HOURS.key} holds {hours!r}: [from, to] as \"HH:MM\" is "
+                                       "needed; correct it under /v1/policies.")
+    starts, ends = (int(hhmm[:2]) * 60 + int(hhmm[3:]) for hhmm in hours)
+    # A night runs over midnight: from the evening to the morning.
+    return starts <= minute < ends if starts < ends else minute >= starts or minute < ends
 
 
 def _audit(session: Session, duty: DutyAssignment, action: str, actor: str) -> None:

@@ -56,12 +56,18 @@ def dispatched_repair(client) -> dict:
 
 
 def test_deferred_tickets_become_work_orders_with_their_events_in_the_outbox(ticketing):
-    night = staff("tech-zhao", roles=("technician",))
+    technician = staff("tech-zhao", roles=("technician",))
     made = [dispatched_repair(ticketing) for _ in range(2)]
+    # Received in the night shift (default 18:00–08:30, site time; the site's zone is Asia/Shanghai).
+    night = datetime.now(timezone.utc).replace(hour=16, minute=30)  # 00:30 in Shanghai
+    night = night if night <= datetime.now(timezone.utc) else night - timedelta(days=1)
+    with _sessions(ticketing)() as session, session.begin():
+        session.execute(update(Ticket).where(Ticket.id.in_([t["id"] for t in made])).values(created_at=night))
     for ticket in made:
-        ok(ticketing.post(f"/v1/tickets/{ticket['id']}/night-deferral", json={"reason": "not urgent"}, headers=night))
+        ok(ticketing.post(f"/v1/tickets/{ticket['id']}/night-deferral", json={"reason": "not urgent"},
+                          headers=technician))
     converted = ok(ticketing.post(f"/v1/sites/{SITE}/deferred-tickets/conversion", headers=CS))
-    assert [t["id"] for t in converted["tickets"]] == [t["id"] for t in made]
+    assert sorted(t["id"] for t in converted["tickets"]) == sorted(t["id"] for t in made)
     engine = ticketing.application.extensions["psp"].engine
     moves = [(p.ticket_id, p.action, p.to_state) for _, p in published(engine, chassis, TicketTransitioned)
              if p.ticket_id in {t["id"] for t in made} and p.action in ("defer", "resume")]

@@ -2,7 +2,7 @@
 supervisors, deferred tickets made work orders at the morning handover, handovers written by the outgoing
 shift and acknowledged once by another person, and the overdue and forgotten tickets of a site's day."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 
 from psp.ticketing.v1.shifts_pb2 import DutyAssigned, DutyWithdrawn, HandoverAcknowledged, HandoverWritten
@@ -13,6 +13,7 @@ from services.ticketing.handover.rules import HANDOVER
 from services.ticketing.handover.tables import Handover
 from services.ticketing.models import chassis
 from services.ticketing.review.rules import FORGOTTEN_HOURS
+from services.ticketing.rosters.rules import NIGHT_HOURS
 from services.ticketing.rosters.tables import DutyAssignment
 from services.ticketing.sla.tables import Deadline
 from services.ticketing.tickets.tables import Ticket
@@ -20,7 +21,7 @@ from shared import policy
 from tests.conftest import ORG_A, ORG_B
 from tests.support.tickets import staff
 from tests.unit.ticketing.test_tickets import (  # noqa: F401  (known is a fixture)
-    OTHER_SITE, SITE, _state, act, classified, complaint, count, create, events, known, ok, refused, repair,
+    OTHER_SITE, SITE, SITE_ZONE, _state, act, classified, complaint, count, create, events, known, ok, refused, repair,
 )
 
 CS = staff("cs-wang")
@@ -30,6 +31,16 @@ ELSEWHERE_SUPERVISOR = staff("cs-zhou", roles=(), sites=(), site_roles={SITE: ["
                                                                         OTHER_SITE: ["cs_supervisor"]})
 TECHNICIAN = staff("tech-zhao", roles=(), sites=(), site_roles={SITE: ["technician"]})
 OTHER_ORG = staff("cs-b", roles=("cs_supervisor",), org=ORG_B)
+
+
+def received_at(client, ticket, hhmm="23:40"):
+    """The ticket as received at that local time of the site's last such moment (its zone: Asia/Shanghai)."""
+    now = datetime.now(SITE_ZONE)
+    at = datetime.combine(now.date(), time.fromisoformat(hhmm), SITE_ZONE)
+    at = at if at <= now else at - timedelta(days=1)
+    with _state(client).sessions() as session, session.begin():
+        session.execute(update(Ticket).where(Ticket.id == ticket["id"]).values(created_at=at.astimezone(timezone.utc)))
+    return ticket
 
 
 def audited(client, entity):
@@ -79,8 +90,8 @@ def test_the_roster_needs_a_supervisor_at_that_site_and_bounded_input(ticketing)
 
 def test_deferred_tickets_become_work_orders_at_the_morning_handover(ticketing, known):
     night = staff("night-1", roles=(), sites=(), site_roles={SITE: ["night_duty"]})
-    first = ok(act(ticketing, classified(ticketing, known), "dispatch"))
-    second = ok(act(ticketing, classified(ticketing, known), "dispatch"))
+    first = received_at(ticketing, ok(act(ticketing, classified(ticketing, known), "dispatch")))
+    second = received_at(ticketing, ok(act(ticketing, classified(ticketing, known), "dispatch")), "06:10")
     for ticket in (first, second):
         deferred = ok(ticketing.post(f"/v1/tickets/{ticket['id']}/night-deferral", json={"reason": "23:40, not urgent"},
                                      headers=night))
@@ -93,7 +104,7 @@ def test_deferred_tickets_become_work_orders_at_the_morning_handover(ticketing, 
     # Another organization's conversion never touches this organization's tickets.
     assert ok(ticketing.post(f"/v1/sites/{SITE}/deferred-tickets/conversion", headers=OTHER_ORG))["tickets"] == []
     converted = ok(ticketing.post(f"/v1/sites/{SITE}/deferred-tickets/conversion", headers=CS))
-    assert [t["id"] for t in converted["tickets"]] == [first["id"], second["id"]]
+    assert sorted(t["id"] for t in converted["tickets"]) == sorted([first["id"], second["id"]])
     assert {t["state"] for t in converted["tickets"]} == {"assigned"}
     resumed = [e for e in events(ticketing, TicketTransitioned) if e.action == "resume"]
     assert sorted(e.ticket_id for e in resumed) == sorted([first["id"], second["id"]])
@@ -106,7 +117,7 @@ def test_an_emergency_or_a_ticket_without_reason_is_not_deferred(ticketing, know
     emergency = create(ticketing, repair(known, emergency=True))
     refused(ticketing.post(f"/v1/tickets/{emergency['id']}/night-deferral", json={"reason": "late"},
                            headers=TECHNICIAN), 422, "ticket_id")
-    routine = ok(act(ticketing, classified(ticketing, known), "dispatch"))
+    routine = received_at(ticketing, ok(act(ticketing, classified(ticketing, known), "dispatch")))
     refused(ticketing.post(f"/v1/tickets/{routine['id']}/night-deferral", json={"reason": ""}, headers=TECHNICIAN),
             422, "reason")
     refused(ticketing.post(f"/v1/tickets/{routine['id']}/night-deferral", json={"reason": "late"},
@@ -114,12 +125,35 @@ def test_an_emergency_or_a_ticket_without_reason_is_not_deferred(ticketing, know
     refused(ticketing.post(f"/v1/tickets/{routine['id']}/night-deferral", json={"reason": "late"},
                            headers=OTHER_ORG), 404)
     # Registered, not dispatched: the lifecycle's own 409 names what is allowed.
-    registered = create(ticketing, complaint(known))
+    registered = received_at(ticketing, create(ticketing, complaint(known)))
     body = refused(ticketing.post(f"/v1/tickets/{registered['id']}/night-deferral", json={"reason": "late"},
                                   headers=TECHNICIAN), 409)
     assert "classify" in body["allowed"]
     with _state(ticketing).sessions() as session:
         assert session.scalar(select(func.count()).select_from(Ticket).where(Ticket.state == "deferred_night")) == 0
+
+
+def _night_hours(client, value):
+    with _state(client).sessions() as session, session.begin():
+        policy.override(session, chassis, organization_id=ORG_A, site_id=SITE, setting=NIGHT_HOURS,
+                        new_value=value, actor="test")
+
+
+def test_only_what_came_in_during_the_night_shift_is_deferred(ticketing, known):
+    ticket = received_at(ticketing, ok(act(ticketing, classified(ticketing, known), "dispatch")), "10:15")
+
+    def defer():
+        return ticketing.post(f"/v1/tickets/{ticket['id']}/night-deferral", json={"reason": "late"},
+                              headers=TECHNICIAN)
+
+    assert "10:15" in refused(defer(), 409, "ticket_id")["detail"]
+    _night_hours(ticketing, ["12:00", "13:00"])
+    refused(defer(), 409, "ticket_id")
+    _night_hours(ticketing, "all night")
+    assert NIGHT_HOURS.key in refused(defer(), 409)["detail"]
+    # A site whose night shift starts in the morning (a night watch from 10:00 to 11:00, say) defers it.
+    _night_hours(ticketing, ["10:00", "11:00"])
+    assert ok(defer())["state"] == "deferred_night"
 
 
 # -- TKT-6 handover ----------------------------------------------------------------------------------------
