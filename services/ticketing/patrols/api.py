@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import AwareDateTime, Boolean, List, Nested, String
+from apiflask.fields import AwareDateTime, Boolean, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 from sqlalchemy import select
 
@@ -38,6 +38,9 @@ class PlanIn(Schema):
     rrule = String(load_default="", validate=Length(max=200), metadata={
         "description": "RFC 5545 rule on the site's clock: FREQ=DAILY or WEEKLY with INTERVAL, BYDAY, BYHOUR, "
                        "BYMINUTE, e.g. FREQ=DAILY;BYHOUR=9,14,20. Empty: one patrol at starts_at."})
+    random_minutes = Integer(load_default=0, validate=Range(0, 180), metadata={
+        "description": "Rounds at random times (the supervisor's): each falls up to this many minutes after its "
+                       "rule's moment, drawn when the round is generated."})
     starts_at = AwareDateTime(required=True, validate=_MOMENTS, metadata={"description": "ISO 8601 with offset."})
     ends_at = AwareDateTime(load_default=None, allow_none=True, validate=_MOMENTS)
 
@@ -81,6 +84,7 @@ class PlanOut(Schema):
     patrol_role = String()
     assignee_id = String(allow_none=True)
     rrule = String()
+    random_minutes = Integer()
     starts_at = UtcDateTime()
     ends_at = UtcDateTime(allow_none=True)
     active = Boolean()

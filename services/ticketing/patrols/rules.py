@@ -8,6 +8,7 @@ of time, and each finding recorded on a task becomes a patrol_finding ticket.
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, select, update
@@ -38,9 +39,9 @@ LEAD_HOURS = policy.define(
 
 def create_plan(session: Session, *, organization_id: str, site_id: str, actor: str, name: str, checkpoints: list,
                 patrol_role: str, rrule: str, starts_at: datetime, ends_at: datetime | None = None,
-                assignee_id: str | None = None, unit_id: str | None = None) -> PatrolPlan:
+                assignee_id: str | None = None, unit_id: str | None = None, random_minutes: int = 0) -> PatrolPlan:
     plan = PatrolPlan(organization_id=organization_id, site_id=site_id, purpose="site", name=name, active=True,
-                      unit_id=unit_id, assignee_id=assignee_id, updated_by=actor)
+                      unit_id=unit_id, assignee_id=assignee_id, random_minutes=random_minutes, updated_by=actor)
     _schedule(plan, checkpoints=checkpoints, patrol_role=patrol_role, rrule=rrule, starts_at=starts_at,
               ends_at=ends_at)
     session.add(plan)
@@ -56,7 +57,8 @@ def receive_published(session: Session, organization_id: str, published) -> None
     if plan is not None and plan.organization_id != organization_id:
         return
     if plan is None:
-        plan = PatrolPlan(id=published.plan_id, organization_id=organization_id, updated_by="occupants")
+        plan = PatrolPlan(id=published.plan_id, organization_id=organization_id, random_minutes=0,
+                          updated_by="occupants")
         session.add(plan)
     else:
         _drop_pending(session, plan)
@@ -158,13 +160,18 @@ def generate(session: Session, now: datetime, limit: int = BATCH) -> tuple[int, 
                                          aware(plan.ends_at) if plan.ends_at else None)
         # A round recorded early under a schedule since replaced keeps its moment.
         kept = {aware(at) for at in session.scalars(select(PatrolTask.due_at).where(
-            PatrolTask.plan_id == plan.id, PatrolTask.due_at > after, PatrolTask.due_at <= until))}
-        fresh = [moment.astimezone(timezone.utc) for moment in moments if moment not in kept]
+            PatrolTask.plan_id == plan.id, PatrolTask.due_at > after))}
+        drawn = (_drawn(moment, plan.random_minutes).astimezone(timezone.utc) for moment in moments)
+        fresh = [moment for moment in drawn if moment not in kept]
         session.add_all(PatrolTask(organization_id=plan.organization_id, site_id=plan.site_id, plan_id=plan.id,
                                    due_at=moment) for moment in fresh)
         made += len(fresh)
     session.flush()
     return len(due), made
+
+
+def _drawn(moment: datetime, random_minutes: int) -> datetime:
+    return moment + timedelta(minutes=secrets.randbelow(random_minutes + 1)) if random_minutes else moment
 
 
 def _lead_hours(session: Session, plan: PatrolPlan) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.ticketing.models import Base, new_id, utcnow
@@ -32,6 +32,9 @@ class PatrolPlan(Base):
     # A named patroller; empty: whoever holds the role at the site.
     assignee_id: Mapped[str | None] = mapped_column(String(200))
     rrule: Mapped[str] = mapped_column(String(200), default="")
+    # A supervisor's rounds come at random times: each round falls this many minutes after its rule's moment
+    # at most, drawn when the round is generated, so nobody can tell the time in advance.
+    random_minutes: Mapped[int] = mapped_column(Integer, default=0)
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -414,3 +414,13 @@ def test_the_docs_and_the_api_document_hold_the_current_diagrams(ticketing):
                            (VIOLATION, "/v1/violations/{violation_id}/transitions")):
         assert workflow.mermaid() in doc
         assert workflow.mermaid() in paths[path]["post"]["description"]
+
+
+def test_a_supervisors_rounds_at_random_times_fall_within_their_window(ticketing):
+    ok(ticketing.post("/v1/patrol-plans", json=plan_body(random_minutes=90), headers=SUPERVISOR), 201)
+    refused(ticketing.post("/v1/patrol-plans", json=plan_body(random_minutes=181), headers=SUPERVISOR), 422,
+            "random_minutes")
+    assert generate(ticketing, TOMORROW + timedelta(hours=1)) == 3
+    for task, hour in zip(tasks(ticketing), (9, 14, 20)):
+        nominal = TOMORROW.replace(hour=hour)
+        assert nominal <= datetime.fromisoformat(task["due_at"]) <= nominal + timedelta(minutes=90)

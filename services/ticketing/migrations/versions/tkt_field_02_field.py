@@ -32,6 +32,7 @@ def upgrade() -> None:
     sa.Column('patrol_role', sa.String(length=30), nullable=False),
     sa.Column('assignee_id', sa.String(length=200), nullable=True),
     sa.Column('rrule', sa.String(length=200), nullable=False),
+    sa.Column('random_minutes', sa.Integer(), nullable=False),
     sa.Column('starts_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('ends_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
