@@ -9,8 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
+from apiflask import Schema
+from apiflask.fields import String
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
+
+from shared.fields import UtcDateTime
 
 
 def record(session: Session, audit_log: Table, *, organization_id: str, entity: str, entity_id: str,
@@ -31,3 +35,14 @@ def trail(session: Session, audit_log: Table, *, organization_id: str, entity: s
                audit_log.c.entity_id == entity_id)
         .order_by(audit_log.c.id)
     ).all()
+
+
+class AuditEntryOut(Schema):
+    """One entry of a record's audit trail, as the API shows it."""
+
+    at = UtcDateTime()
+    actor = String()
+    action = String()
+    from_state = String(allow_none=True)
+    to_state = String(allow_none=True)
+    reason = String()

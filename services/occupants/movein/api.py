@@ -17,6 +17,7 @@ from services.occupants.movein.tables import MoveIn, MoveInBatch, MoveInDocument
 from services.occupants.places.api import site_row
 from services.occupants.places.tables import Unit
 from shared.roles import CUSTOMER_SERVICE
+from shared.audit import AuditEntryOut
 from shared.auth import auth, principal, require_role_at, roles_at
 from shared.fields import DecimalString, UtcDateTime
 from shared.idempotency import idempotent
@@ -217,21 +218,12 @@ class MoveInDefectOut(Schema):
     recorded_at = UtcDateTime()
 
 
-class MoveInHistoryOut(Schema):
-    at = UtcDateTime()
-    actor = String()
-    action = String()
-    from_state = String(allow_none=True)
-    to_state = String(allow_none=True)
-    reason = String()
-
-
 class MoveInOut(MoveInSummaryOut):
     required_documents = List(String())
     missing_documents = List(String())
     documents = List(Nested(MoveInDocumentOut))
     defects = List(Nested(MoveInDefectOut))
-    history = List(Nested(MoveInHistoryOut), metadata={"description": "The audit trail, oldest first."})
+    history = List(Nested(AuditEntryOut), metadata={"description": "The audit trail, oldest first."})
 
     @pre_dump
     def _expand(self, move_in, **kwargs):

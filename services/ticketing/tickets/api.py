@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from services.ticketing.tickets import categories, rules
 from services.ticketing.tickets.tables import Category, Ticket, TicketAttachment, TicketComment
+from shared.audit import AuditEntryOut
 from shared.auth import ALL_SITES, auth, principal, require_role_at, require_roles, roles_at, visible_site
 from shared.fields import UtcDateTime
 from shared.files import SIGNATURES, FileStore
@@ -256,15 +257,6 @@ class TicketSummaryOut(Schema):
         return {}
 
 
-class TicketHistoryOut(Schema):
-    at = UtcDateTime()
-    actor = String()
-    action = String()
-    from_state = String(allow_none=True)
-    to_state = String(allow_none=True)
-    reason = String()
-
-
 class TicketOut(TicketSummaryOut):
     description = String()
     acceptance = String()
@@ -272,7 +264,7 @@ class TicketOut(TicketSummaryOut):
     rating = Integer(allow_none=True)
     close_reason = String()
     allowed_actions = List(String(), metadata={"description": "The steps the ticket's state allows."})
-    history = List(Nested(TicketHistoryOut), metadata={"description": "The audit trail, oldest first."})
+    history = List(Nested(AuditEntryOut), metadata={"description": "The audit trail, oldest first."})
 
     def _more(self, ticket) -> dict:
         return {"allowed_actions": rules.TICKET.allowed(ticket.state), "history": rules.history(db_session(), ticket)}

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from services.ticketing.patrols.api import at_visible_sites
 from services.ticketing.violations import rules
 from services.ticketing.violations.tables import Violation
+from shared.audit import AuditEntryOut
 from shared.auth import auth, principal, require_role_at, visible_site
 from shared.fields import DecimalString, UtcDateTime
 from shared.idempotency import idempotent
@@ -67,15 +68,6 @@ class ViolationQuery(PageQuery):
     severity = String(load_default=None, validate=OneOf(rules.SEVERITIES))
 
 
-class HistoryOut(Schema):
-    at = UtcDateTime()
-    actor = String()
-    action = String()
-    from_state = String(allow_none=True)
-    to_state = String(allow_none=True)
-    reason = String()
-
-
 class ViolationOut(Schema):
     id = String()
     site_id = String()
@@ -101,7 +93,7 @@ class ViolationOut(Schema):
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
     allowed_actions = List(String())
-    history = List(Nested(HistoryOut))
+    history = List(Nested(AuditEntryOut))
 
 
 def _shown(violation: Violation, with_history: bool = True) -> dict:
