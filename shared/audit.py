@@ -27,6 +27,15 @@ def record(session: Session, audit_log: Table, *, organization_id: str, entity: 
     ))
 
 
+def record_for(session: Session, audit_log: Table, row, *, entity: str, action: str, actor: str,
+               from_state: str | None = None, to_state: str | None = None, reason: str = "",
+               data: Mapping | None = None) -> None:
+    """`record` for a row that carries its organization_id, site_id and id."""
+    record(session, audit_log, organization_id=row.organization_id, site_id=row.site_id, entity=entity,
+           entity_id=row.id, action=action, actor=actor, from_state=from_state, to_state=to_state, reason=reason,
+           data=data)
+
+
 def trail(session: Session, audit_log: Table, *, organization_id: str, entity: str, entity_id: str) -> list:
     """The entity's audit rows, oldest first."""
     return session.execute(

@@ -46,6 +46,11 @@ def not_found(what: str = "resource") -> Problem:
     return Problem(404, "Not Found", f"No such {what}.")
 
 
+def unprocessable(field: str, detail: str, extra: dict | None = None) -> Problem:
+    """Bad input, naming the field at fault."""
+    return Problem(422, "Unprocessable Content", detail, field=field, extra=extra)
+
+
 def from_validation(detail: dict) -> Problem:
     """webargs/marshmallow messages, {location: {field: [messages]}}, as one problem."""
     errors = []

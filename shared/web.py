@@ -18,7 +18,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import db, logs, metrics, openapi, tracing
-from shared.auth import VerifiedTokens, principal, roles_at, sees_site
+from shared.auth import VerifiedTokens, authenticated, principal, roles_at, sees_site
 from shared.config import Settings
 from shared.health import Readiness
 from shared.problems import Problem, from_validation, not_found, unstorable_text
@@ -146,8 +146,6 @@ def _install_text_guard(app: APIFlask) -> None:
         where = unstorable_text(request)
         if where is None or not request.headers.get("Authorization"):
             return
-        from shared.auth import authenticated
-
         if authenticated(request.headers["Authorization"]):
             location, field = where
             problem = Problem(422, "Unprocessable Content",

@@ -58,9 +58,8 @@ VOIDING = Workflow("document void request", "requested", [
 
 def _audit(session: Session, row, entity: str, action: str, actor: str, *, from_state: str | None = None,
            to_state: str | None = None, reason: str = "", data: dict | None = None) -> None:
-    audit.record(session, chassis.audit_log, organization_id=row.organization_id, site_id=row.site_id,
-                 entity=entity, entity_id=row.id, action=action, from_state=from_state, to_state=to_state,
-                 actor=actor, reason=reason, data=data)
+    audit.record_for(session, chassis.audit_log, row, entity=entity, action=action, actor=actor,
+                     from_state=from_state, to_state=to_state, reason=reason, data=data)
 
 
 def _archive_of(session: Session, organization_id: str, unit_id: str, person_id: str) -> OwnerArchive | None:

@@ -349,9 +349,8 @@ def _move(session: Session, decoration: Decoration, step: Step, actor: str, reas
 
 def _audit(session: Session, decoration: Decoration, action: str, actor: str, reason: str = "",
            from_state: str | None = None, to_state: str | None = None, data: dict | None = None) -> None:
-    audit.record(session, chassis.audit_log, organization_id=decoration.organization_id,
-                 site_id=decoration.site_id, entity="decoration", entity_id=decoration.id, action=action,
-                 from_state=from_state, to_state=to_state, actor=actor, reason=reason, data=data)
+    audit.record_for(session, chassis.audit_log, decoration, entity="decoration", action=action, actor=actor,
+                     from_state=from_state, to_state=to_state, reason=reason, data=data)
 
 
 def _audit_overtime(session: Session, overtime: DecorationOvertime, action: str, actor: str, reason: str,

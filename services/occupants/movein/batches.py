@@ -14,20 +14,20 @@ from services.occupants.models import chassis
 from services.occupants.movein.tables import MoveInBatch, MoveInSlot
 from services.occupants.places.tables import Site
 from shared import audit
-from shared.problems import Problem
+from shared.problems import unprocessable
 
 
 def create_batch(session: Session, site: Site, *, actor: str, name: str, starts_on: date, ends_on: date,
                  slots: Sequence[dict]) -> MoveInBatch:
     """A batch and its slots, each inside the batch's days (site time)."""
     if ends_on < starts_on:
-        raise _unprocessable("ends_on", "The batch ends before it starts.")
+        raise unprocessable("ends_on", "The batch ends before it starts.")
     local = ZoneInfo(site.time_zone)
     for i, slot in enumerate(slots):
         if slot["ends_at"] <= slot["starts_at"]:
-            raise _unprocessable(f"slots.{i}.ends_at", "The slot ends before it starts.")
+            raise unprocessable(f"slots.{i}.ends_at", "The slot ends before it starts.")
         if not starts_on <= slot["starts_at"].astimezone(local).date() <= ends_on:
-            raise _unprocessable(f"slots.{i}.starts_at", f"Not within the batch's days {starts_on}..{ends_on}.")
+            raise unprocessable(f"slots.{i}.starts_at", f"Not within the batch's days {starts_on}..{ends_on}.")
     batch = MoveInBatch(organization_id=site.organization_id, site_id=site.id, name=name, starts_on=starts_on,
                         ends_on=ends_on, created_by=actor)
     session.add(batch)
@@ -54,5 +54,3 @@ def concentrated(session: Session, site_id: str, first_day: date, last_day: date
         .limit(1)) is not None
 
 
-def _unprocessable(field: str, why: str) -> Problem:
-    return Problem(422, "Unprocessable Content", why, field=field)

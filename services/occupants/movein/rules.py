@@ -34,7 +34,7 @@ from shared.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, MANAGERS, TECHNICIAN
 from shared import audit, policy
 from shared.bus.outbox import record_many
 from shared.db import aware
-from shared.problems import Problem
+from shared.problems import Problem, unprocessable
 from shared.workflow import Step, Workflow
 
 CS = frozenset(CUSTOMER_SERVICE)
@@ -98,20 +98,20 @@ def book(session: Session, unit: Unit, *, actor: str, person_id: str, applicant_
     """An appointment, at a time agreed with the occupant or in a concentrated move-in's slot."""
     person = session.get(Person, person_id)
     if person is None or person.organization_id != unit.organization_id or person.site_id != unit.site_id:
-        raise _unprocessable("person_id", "No such person at the unit's site.")
+        raise unprocessable("person_id", "No such person at the unit's site.")
     if applicant_type == "agent" and not agent_name.strip():
-        raise _unprocessable("agent_name", "Name the agent (受托人) who comes for the occupant.")
+        raise unprocessable("agent_name", "Name the agent (受托人) who comes for the occupant.")
     under_way = session.scalar(select(MoveIn.id).where(MoveIn.unit_id == unit.id, MoveIn.state.not_in(DONE)))
     if under_way:
         raise Problem(409, "Conflict", f"The unit has a move-in under way ({under_way}).", field="unit_id")
     batch_id = None
     if slot_id is not None:
         if appointment_at is not None:
-            raise _unprocessable("appointment_at", "The slot gives the appointment; give one or the other.")
+            raise unprocessable("appointment_at", "The slot gives the appointment; give one or the other.")
         slot = _claim_place(session, unit, slot_id)
         appointment_at, batch_id = aware(slot.starts_at), slot.batch_id
     elif appointment_at is None:
-        raise _unprocessable("appointment_at", "Give the appointment time or a concentrated move-in slot.")
+        raise unprocessable("appointment_at", "Give the appointment time or a concentrated move-in slot.")
     move_in = MoveIn(
         organization_id=unit.organization_id, site_id=unit.site_id, unit_id=unit.id, person_id=person_id,
         applicant_type=applicant_type, occupancy_role=occupancy_role, agent_name=agent_name.strip(),
@@ -129,7 +129,7 @@ def _claim_place(session: Session, unit: Unit, slot_id: str) -> MoveInSlot:
     slot = session.get(MoveInSlot, slot_id)
     batch = slot and session.get(MoveInBatch, slot.batch_id)
     if batch is None or batch.organization_id != unit.organization_id or batch.site_id != unit.site_id:
-        raise _unprocessable("slot_id", "No such slot at the unit's site.")
+        raise unprocessable("slot_id", "No such slot at the unit's site.")
     taken = session.execute(update(MoveInSlot).where(MoveInSlot.id == slot_id, MoveInSlot.booked < MoveInSlot.capacity)
                             .values(booked=MoveInSlot.booked + 1).execution_options(synchronize_session=False))
     if taken.rowcount != 1:
@@ -187,7 +187,7 @@ def check_in(session: Session, move_in: MoveIn, *, actor: str, roles, household_
         try:
             contact_phone = normalise_phone(contact_phone)
         except ValueError as exc:
-            raise _unprocessable("contact_phone", str(exc)) from None
+            raise unprocessable("contact_phone", str(exc)) from None
     _move(session, move_in, step, actor, reason)
     _keep(session, move_in, "registration_form", actor, {
         "household_members": [dict(m) for m in household_members], "contact_phone": contact_phone,
@@ -208,7 +208,7 @@ def verify_identity(session: Session, move_in: MoveIn, *, actor: str, roles, rea
     step = MOVE_IN.step(move_in.state, "verify_identity", roles)
     missing = missing_documents(session, move_in)
     if missing:
-        raise _unprocessable("documents", f"Missing: {', '.join(missing)}.", extra={"missing": missing})
+        raise unprocessable("documents", f"Missing: {', '.join(missing)}.", extra={"missing": missing})
     _move(session, move_in, step, actor, reason)
 
 
@@ -219,7 +219,7 @@ def sign_agreements(session: Session, move_in: MoveIn, *, actor: str, roles, agr
     step = MOVE_IN.step(move_in.state, "sign_agreements", roles)
     unsigned = [a for a in AGREEMENTS if a not in agreements]
     if unsigned:
-        raise _unprocessable("agreements", f"Not signed yet: {', '.join(unsigned)}.", extra={"missing": unsigned})
+        raise unprocessable("agreements", f"Not signed yet: {', '.join(unsigned)}.", extra={"missing": unsigned})
     move_in.agreements = [a for a in AGREEMENTS if a in agreements]
     move_in.handbooks = [h for h in HANDBOOKS if h in handbooks]
     _move(session, move_in, step, actor, reason)
@@ -273,7 +273,7 @@ def fail_inspection(session: Session, move_in: MoveIn, *, actor: str, roles, def
     """The unit is not accepted: each defect is entered on the inspection form (房屋质量验收登记表)."""
     step = MOVE_IN.step(move_in.state, "fail_inspection", roles)
     if not defects:
-        raise _unprocessable("defects", "A failed inspection lists the defects found.")
+        raise unprocessable("defects", "A failed inspection lists the defects found.")
     session.add_all(MoveInDefect(organization_id=move_in.organization_id, move_in_id=move_in.id,
                                  inspection_round=move_in.inspection_round, location=d["location"],
                                  description=d["description"], recorded_by=actor) for d in defects)
@@ -354,9 +354,8 @@ def _move(session: Session, move_in: MoveIn, step: Step, actor: str, reason: str
 
 def _audit(session: Session, move_in: MoveIn, action: str, actor: str, reason: str = "",
            from_state: str | None = None, to_state: str | None = None, data: dict | None = None) -> None:
-    audit.record(session, chassis.audit_log, organization_id=move_in.organization_id, site_id=move_in.site_id,
-                 entity="move_in", entity_id=move_in.id, action=action, from_state=from_state, to_state=to_state,
-                 actor=actor, reason=reason, data=data)
+    audit.record_for(session, chassis.audit_log, move_in, entity="move_in", action=action, actor=actor,
+                     from_state=from_state, to_state=to_state, reason=reason, data=data)
 
 
 def _keep(session: Session, move_in: MoveIn, kind: str, actor: str, details: dict) -> None:
@@ -377,5 +376,3 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _unprocessable(field: str, why: str, extra: dict | None = None) -> Problem:
-    return Problem(422, "Unprocessable Content", why, field=field, extra=extra)

@@ -23,7 +23,7 @@ from services.occupants.places.tables import Site, Unit
 from shared import audit, bulk
 from shared.bus.outbox import record, record_many
 from shared.paging import keyset_page
-from shared.problems import Problem
+from shared.problems import Problem, unprocessable
 from shared.workflow import Step, Workflow
 
 PERSON_KINDS = ("individual", "company")
@@ -40,10 +40,6 @@ OCCUPANCY = Workflow("occupancy", "current", [Step("current", "end", "ended")], 
 PERSONNEL_ENTRY = Workflow("personnel entry", "listed", [Step("listed", "remove", "removed")], final=["removed"])
 # A move-out ends everyone's occupancy; a lease end everyone's but the owners'.
 _ENDED_BY = {"move_out": set(OCCUPANCY_ROLES), "lease_end": set(OCCUPANCY_ROLES) - {"owner"}}
-
-
-def _unprocessable(field: str, why: str) -> Problem:
-    return Problem(422, "Unprocessable Content", why, field=field)
 
 
 def _conflict(field: str, why: str) -> Problem:
@@ -110,7 +106,7 @@ def _checked(field: str, check, value: str, *args) -> str:
     try:
         return check(value, *args)
     except ValueError as exc:
-        raise _unprocessable(field, str(exc)) from None
+        raise unprocessable(field, str(exc)) from None
 
 
 # -- persons ------------------------------------------------------------------------------------------------
@@ -126,7 +122,7 @@ def _person_columns(fields: Mapping, today: date) -> dict:
     fields = {**_PERSON_DEFAULTS, **fields}
     contact = fields.pop("emergency_contact") or {}
     if fields["birthday"] is not None and fields["birthday"] > today:
-        raise _unprocessable("birthday", "A birthday cannot be in the future.")
+        raise unprocessable("birthday", "A birthday cannot be in the future.")
     columns = {
         **fields,
         "phone": _checked("phone", normalise_phone, fields["phone"]),
@@ -138,7 +134,7 @@ def _person_columns(fields: Mapping, today: date) -> dict:
         "emergency_contact_relation": contact.get("relation", ""),
     }
     if not (columns["phone"] or columns["email"]):
-        raise _unprocessable("phone", "Give a phone number or an e-mail address.")
+        raise unprocessable("phone", "Give a phone number or an e-mail address.")
     return columns
 
 
@@ -215,18 +211,18 @@ def start_occupancy(session: Session, *, unit: Unit, person_id: str, role: str, 
 def _start(session: Session, *, unit: Unit, person_id: str, role: str, start_date: date, share: Decimal | None,
            actor: str, end_date: date | None = None, notice_channels: Sequence[str] = ()) -> Occupancy:
     if role not in OCCUPANCY_ROLES:
-        raise _unprocessable("role", f"One of: {', '.join(OCCUPANCY_ROLES)}.")
+        raise unprocessable("role", f"One of: {', '.join(OCCUPANCY_ROLES)}.")
     person = session.get(Person, person_id)
     if person is None or person.organization_id != unit.organization_id or person.site_id != unit.site_id:
-        raise _unprocessable("person_id", "No such person at the unit's site.")
+        raise unprocessable("person_id", "No such person at the unit's site.")
     if end_date is not None and end_date < start_date:
-        raise _unprocessable("end_date", "The end date is before the start date.")
+        raise unprocessable("end_date", "The end date is before the start date.")
     if role != "owner" and share is not None:
-        raise _unprocessable("share", "Only an owner holds a share.")
+        raise unprocessable("share", "Only an owner holds a share.")
     if role == "owner":
         share = WHOLE if share is None else share
         if not 0 < share <= WHOLE:
-            raise _unprocessable("share", "A share is more than 0 and at most 100 percent.")
+            raise unprocessable("share", "A share is more than 0 and at most 100 percent.")
         _check_owner_shares(session, unit, start_date, end_date, share)
     duplicate = session.scalar(select(Occupancy.id).where(
         Occupancy.unit_id == unit.id, Occupancy.person_id == person_id, Occupancy.role == role,
@@ -272,7 +268,7 @@ def _end(session: Session, occupancy: Occupancy, *, reason: str, end_date: date,
          field: str = "end_date") -> None:
     step = OCCUPANCY.step(occupancy.state, "end")
     if end_date < occupancy.start_date:
-        raise _unprocessable(field, f"The occupancy started on {occupancy.start_date}, after {end_date}.")
+        raise unprocessable(field, f"The occupancy started on {occupancy.start_date}, after {end_date}.")
     audit.record(session, chassis.audit_log, organization_id=occupancy.organization_id, site_id=occupancy.site_id,
                  entity="occupancy", entity_id=occupancy.id, action=step.action, from_state=occupancy.state,
                  to_state=step.target, actor=actor, reason=reason)
@@ -288,7 +284,7 @@ def move_out(session: Session, unit: Unit, *, reason: str, end_date: date, actor
     ending = [o for o in current if o.role in _ENDED_BY[reason] and (not person_ids or o.person_id in person_ids)]
     unknown = set(person_ids) - {o.person_id for o in ending}
     if unknown:
-        raise _unprocessable("person_ids", f"Not occupying this unit in a role a {reason} ends: "
+        raise unprocessable("person_ids", f"Not occupying this unit in a role a {reason} ends: "
                                            f"{', '.join(sorted(unknown))}.")
     if not ending:
         raise _conflict("reason", f"Nobody occupies this unit in a role a {reason} ends.")
@@ -308,7 +304,7 @@ def end_occupancy(session: Session, occupancy: Occupancy, *, reason: str, end_da
 
 def _check_reason(reason: str) -> None:
     if reason not in END_REASONS:
-        raise _unprocessable("reason", f"One of: {', '.join(END_REASONS)}.")
+        raise unprocessable("reason", f"One of: {', '.join(END_REASONS)}.")
 
 
 def _finish(session: Session, unit: Unit, current: list[Occupancy], ending: list[Occupancy], *, reason: str,
@@ -401,7 +397,7 @@ def phone_prefix(raw: str) -> str:
     """The E.164 prefix a phone search means: "+44 20" as written, "138 0013" as a Chinese number."""
     digits = re.sub(r"[\s()-]", "", raw)
     if not re.fullmatch(r"\+?[0-9]{1,15}", digits):
-        raise _unprocessable("phone", "Digits, optionally after a +.")
+        raise unprocessable("phone", "Digits, optionally after a +.")
     return digits if digits.startswith("+") else "+86" + digits.lstrip("0")
 
 

@@ -74,7 +74,6 @@ def acknowledge(session: Session, record: Handover, *, actor: str, roles) -> Non
 
 
 def _audit(session: Session, record: Handover, action: str, actor: str, from_state, to_state) -> None:
-    audit.record(session, chassis.audit_log, organization_id=record.organization_id, site_id=record.site_id,
-                 entity="handover", entity_id=record.id, action=action, from_state=from_state, to_state=to_state,
-                 actor=actor, data={"day": record.day.isoformat(), "shift": record.shift,
-                                    "items": len(record.items)})
+    audit.record_for(session, chassis.audit_log, record, entity="handover", action=action, actor=actor,
+                     from_state=from_state, to_state=to_state,
+                     data={"day": record.day.isoformat(), "shift": record.shift, "items": len(record.items)})

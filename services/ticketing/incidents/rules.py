@@ -81,6 +81,5 @@ def ticket_ids(session: Session, incident: Incident) -> list[str]:
 
 def _audit(session: Session, incident: Incident, action: str, actor: str, reason: str = "",
            from_state: str | None = None, to_state: str | None = None, data: dict | None = None) -> None:
-    audit.record(session, chassis.audit_log, organization_id=incident.organization_id, site_id=incident.site_id,
-                 entity="incident", entity_id=incident.id, action=action, from_state=from_state, to_state=to_state,
-                 actor=actor, reason=reason, data=data)
+    audit.record_for(session, chassis.audit_log, incident, entity="incident", action=action, actor=actor,
+                     from_state=from_state, to_state=to_state, reason=reason, data=data)

@@ -218,6 +218,5 @@ def record(session: Session, task: PatrolTask, *, actor: str, roles, notes: str,
 
 def _audit(session: Session, plan: PatrolPlan, action: str, actor: str, reason: str = "",
            from_state: str | None = None, to_state: str | None = None, data: dict | None = None) -> None:
-    audit.record(session, chassis.audit_log, organization_id=plan.organization_id, site_id=plan.site_id,
-                 entity="patrol_plan", entity_id=plan.id, action=action, from_state=from_state, to_state=to_state,
-                 actor=actor, reason=reason, data=data)
+    audit.record_for(session, chassis.audit_log, plan, entity="patrol_plan", action=action, actor=actor,
+                     from_state=from_state, to_state=to_state, reason=reason, data=data)

@@ -89,6 +89,5 @@ def _at_night(session: Session, ticket: Ticket, minute: int) -> bool:
 
 
 def _audit(session: Session, duty: DutyAssignment, action: str, actor: str) -> None:
-    audit.record(session, chassis.audit_log, organization_id=duty.organization_id, site_id=duty.site_id,
-                 entity="duty_assignment", entity_id=duty.id, action=action, actor=actor,
-                 data={"day": duty.day.isoformat(), "shift": duty.shift, "user_id": duty.user_id})
+    audit.record_for(session, chassis.audit_log, duty, entity="duty_assignment", action=action, actor=actor,
+                     data={"day": duty.day.isoformat(), "shift": duty.shift, "user_id": duty.user_id})

@@ -26,7 +26,7 @@ from shared import audit, policy
 from shared.bus.outbox import record
 from shared.db import aware
 from shared.files import FileStore
-from shared.problems import Problem
+from shared.problems import Problem, unprocessable
 from shared.roles import CUSTOMER_SERVICE
 from shared.workflow import Step, Workflow
 
@@ -109,15 +109,15 @@ def register(session: Session, *, organization_id: str, site_id: str, actor: str
     _check_type_fields(type, tier=tier, emergency=emergency, anonymous=anonymous, location=location,
                        about_department=about_department, promised_reply_at=promised_reply_at, now=now)
     if requested_resolution_at is not None and aware(requested_resolution_at) <= now:
-        raise _unprocessable("requested_resolution_at", "The deadline asked for must be in the future.")
+        raise unprocessable("requested_resolution_at", "The deadline asked for must be in the future.")
     if unit_id is not None:
         unit = session.get(Unit, unit_id)
         if unit is None or unit.organization_id != organization_id or unit.site_id != site_id:
-            raise _unprocessable("unit_id", "No such unit at this site.")
+            raise unprocessable("unit_id", "No such unit at this site.")
     if reporter_id is not None:
         reporter = session.get(Reporter, reporter_id)
         if reporter is None or reporter.organization_id != organization_id:
-            raise _unprocessable("reporter_id", "No such person.")
+            raise unprocessable("reporter_id", "No such person.")
     category = categories.usable(session, organization_id, category_id) if category_id is not None else None
     in_cs = bool(CS.intersection(roles or ()))
     state = "registered" if in_cs else "received"
@@ -169,23 +169,23 @@ def _check_type_fields(type: str, *, tier, emergency, anonymous, location, about
                        now) -> None:
     """What each type of request must, and must not, carry (TKT-1)."""
     if tier is not None and type != "complaint":
-        raise _unprocessable("tier", "Only a complaint has a tier.")
+        raise unprocessable("tier", "Only a complaint has a tier.")
     if emergency and type != "repair":
-        raise _unprocessable("emergency", "Only a repair is an emergency; an emergency incident is a repair.")
+        raise unprocessable("emergency", "Only a repair is an emergency; an emergency incident is a repair.")
     if anonymous and type != "complaint":
-        raise _unprocessable("anonymous", "Only a complaint may be anonymous.")
+        raise unprocessable("anonymous", "Only a complaint may be anonymous.")
     if (location is None) == (type == "repair"):
-        raise _unprocessable("location", "A repair says whether it is in the unit or in a public area; "
+        raise unprocessable("location", "A repair says whether it is in the unit or in a public area; "
                                          "nothing else does.")
     if (about_department is None) == (type == "internal_complaint"):
-        raise _unprocessable("about_department", "An internal complaint names the department it is about; "
+        raise unprocessable("about_department", "An internal complaint names the department it is about; "
                                                  "nothing else does.")
     if type == "inquiry":
         if promised_reply_at is None or aware(promised_reply_at) <= now:
-            raise _unprocessable("promised_reply_at", "An inquiry records the reply time promised to the "
+            raise unprocessable("promised_reply_at", "An inquiry records the reply time promised to the "
                                                       "occupant, which must be in the future.")
     elif promised_reply_at is not None:
-        raise _unprocessable("promised_reply_at", "Only an inquiry has a promised reply time.")
+        raise unprocessable("promised_reply_at", "Only an inquiry has a promised reply time.")
 
 
 def _next_number(session: Session, organization_id: str, site_id: str, now: datetime) -> str:
@@ -222,9 +222,9 @@ def take(session: Session, ticket: Ticket, *, actor: str, roles, action: str, re
     step = TICKET.step(ticket.state, action, roles)
     reason = reason.strip()
     if action in NEEDS_REASON and not reason:
-        raise _unprocessable("reason", f"{action!r} needs a reason (told to the occupant where it concerns them).")
+        raise unprocessable("reason", f"{action!r} needs a reason (told to the occupant where it concerns them).")
     if assignee_id is not None and action != "dispatch":
-        raise _unprocessable("assignee_id", "Only dispatching names who does the work.")
+        raise unprocessable("assignee_id", "Only dispatching names who does the work.")
     data = {}
     if action == "register" and ticket.category_id is not None:
         ticket.department = categories.usable(session, ticket.organization_id, ticket.category_id).department
@@ -255,12 +255,12 @@ def classify(session: Session, ticket: Ticket, *, actor: str, roles, category_id
             raise Problem(403, "Forbidden", "Re-classifying needs a customer-service role at this site.")
     new_type = type or ticket.type
     if new_type != ticket.type and (ticket.type in OWN_FIELDS or new_type in OWN_FIELDS or ticket.anonymous):
-        raise _unprocessable("type", f"A {ticket.type} cannot become a {new_type}: the types' own fields differ; "
+        raise unprocessable("type", f"A {ticket.type} cannot become a {new_type}: the types' own fields differ; "
                                      "register it anew.")
     if new_type == "complaint" and tier is None:
-        raise _unprocessable("tier", "A complaint is classified major, important or minor.")
+        raise unprocessable("tier", "A complaint is classified major, important or minor.")
     if new_type != "complaint" and tier is not None:
-        raise _unprocessable("tier", "Only a complaint has a tier.")
+        raise unprocessable("tier", "Only a complaint has a tier.")
     category = categories.usable(session, ticket.organization_id, category_id)
     before = (ticket.type, ticket.tier, ticket.category_id)
     ticket.type, ticket.tier, ticket.category_id, ticket.department = new_type, tier, category.id, category.department
@@ -286,16 +286,16 @@ def close(session: Session, ticket: Ticket, *, actor: str, roles, acceptance: st
     reason, acceptance_reference = reason.strip(), acceptance_reference.strip()
     if acceptance is not None:
         if rating is None:
-            raise _unprocessable("rating", "Closing with the occupant's acceptance records their satisfaction rating.")
+            raise unprocessable("rating", "Closing with the occupant's acceptance records their satisfaction rating.")
         if acceptance == "signature" and not acceptance_reference:
-            raise _unprocessable("acceptance_reference", "Name the signed sheet (its reference or scan).")
+            raise unprocessable("acceptance_reference", "Name the signed sheet (its reference or scan).")
     else:
         if not (ticket.anonymous or unreachable):
-            raise _unprocessable("acceptance", "Closing needs the occupant's acceptance (signature or recorded "
+            raise unprocessable("acceptance", "Closing needs the occupant's acceptance (signature or recorded "
                                                "confirmation) and a rating; only an anonymous complaint or an "
                                                "unreachable occupant closes without, with a reason.")
         if not reason:
-            raise _unprocessable("reason", "Say why it closes without the occupant's acceptance.")
+            raise unprocessable("reason", "Say why it closes without the occupant's acceptance.")
     ticket.acceptance, ticket.acceptance_reference, ticket.rating = acceptance or "", acceptance_reference, rating
     ticket.close_reason, ticket.closed_at = reason, utcnow()
     _move(session, ticket, step, actor, reason, {"acceptance": ticket.acceptance, "rating": rating,
@@ -309,7 +309,7 @@ def transfer(session: Session, ticket: Ticket, *, actor: str, roles, department:
     if not CS.intersection(roles or ()) and department != categories.CUSTOMER_SERVICE:
         raise Problem(403, "Forbidden", "Staff outside customer service may only forward to customer service.")
     if department == ticket.department:
-        raise _unprocessable("department", f"{department} is responsible already.")
+        raise unprocessable("department", f"{department} is responsible already.")
     previous, ticket.department, ticket.updated_at = ticket.department, department, utcnow()
     _audit(session, ticket, "transfer", actor, reason.strip(), data={"from": previous, "to": department})
     _publish(session, ticket, events.transferred(ticket, previous, reason.strip(), actor, ticket.updated_at))
@@ -321,9 +321,9 @@ def hand_over(session: Session, ticket: Ticket, *, actor: str, roles, owner_id: 
     if not CS.intersection(roles or ()):
         raise Problem(403, "Forbidden", "Handing over a ticket needs a customer-service role at this site.")
     if not reason.strip():
-        raise _unprocessable("reason", "Handing over the customer contact needs a reason.")
+        raise unprocessable("reason", "Handing over the customer contact needs a reason.")
     if owner_id == ticket.owner_id:
-        raise _unprocessable("owner_id", "They own it already.")
+        raise unprocessable("owner_id", "They own it already.")
     previous, ticket.owner_id, ticket.updated_at = ticket.owner_id, owner_id, utcnow()
     _audit(session, ticket, "hand_over", actor, reason.strip(), data={"from": previous, "to": owner_id})
     _publish(session, ticket, events.owner_changed(ticket, previous, reason.strip(), actor, ticket.updated_at))
@@ -403,5 +403,3 @@ def _publish(session: Session, ticket: Ticket, payload) -> None:
     record(session, chassis.outbox, payload, organization_id=ticket.organization_id)
 
 
-def _unprocessable(field: str, why: str) -> Problem:
-    return Problem(422, "Unprocessable Content", why, field=field)
