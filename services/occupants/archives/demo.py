@@ -8,10 +8,10 @@ import zlib
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared import roles
 from services.occupants.archives import rules
 from services.occupants.people.tables import Person
 from services.occupants.places.tables import Site, Unit
+from shared import roles
 from shared.config import Settings
 from shared.files import FileStore
 

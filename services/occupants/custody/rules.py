@@ -15,14 +15,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared import roles
 from services.occupants.custody import events
 from services.occupants.custody.tables import CustodyAgreement, CustodyReading, HeavyRainWarning
 from services.occupants.models import chassis, utcnow
 from services.occupants.people.tables import Person
 from services.occupants.places import rules as places
 from services.occupants.places.tables import Site, Unit
-from shared import audit, policy
+from shared import audit, policy, roles
 from shared.bus.outbox import record, record_many
 from shared.problems import Problem
 from shared.workflow import Step, Workflow

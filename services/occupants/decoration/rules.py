@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from services.occupants.decoration import events
 from services.occupants.decoration.tables import FINISHED, Decoration, DecorationOvertime, DecorationViolation
 from services.occupants.models import chassis, new_id, utcnow
-from services.occupants.people.rules import check_id_number, normalise_phone
+from services.occupants.contacts import normalise_phone
+from services.occupants.people.rules import check_id_number
 from services.occupants.people.tables import Person
 from services.occupants.places.tables import Site, Unit
 from shared.roles import (

@@ -27,7 +27,8 @@ from services.occupants.movein.tables import (
     MoveInRecord,
     MoveInSlot,
 )
-from services.occupants.people.rules import normalise_phone, start_occupancy
+from services.occupants.contacts import normalise_phone
+from services.occupants.people.rules import start_occupancy
 from services.occupants.people.tables import Person
 from services.occupants.places.tables import Site, Unit
 from shared.roles import CS_SUPERVISOR, CUSTOMER_SERVICE, MANAGERS, TECHNICIAN

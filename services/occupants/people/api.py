@@ -11,6 +11,7 @@ from apiflask.fields import Boolean, Date, DateTime, List, Nested, String
 from apiflask.validators import Length, OneOf
 from marshmallow import ValidationError
 
+from services.occupants import contacts
 from services.occupants.people import rules
 from services.occupants.people.tables import Occupancy, Person, PersonnelEntry
 from services.occupants.places.api import site_row
@@ -47,7 +48,7 @@ def _today():
 
 
 def phone_field(**kwargs):
-    return _Checked(rules.normalise_phone, max_length=40,
+    return _Checked(contacts.normalise_phone, max_length=40,
                     metadata={"description": "Any common notation; stored and shown in E.164. A number without a "
                                              "country code is read as Chinese."}, **kwargs)
 
@@ -73,7 +74,7 @@ class PersonChanges(Schema):
 
     full_name = String(validate=Length(1, 200))
     phone = phone_field()
-    email = _Checked(rules.normalise_email, max_length=200)
+    email = _Checked(contacts.normalise_email, max_length=200)
     preferred_language = String(validate=OneOf(rules.LANGUAGES))
     preferred_channels = _Channels
     birthday = Date(allow_none=True)
@@ -87,7 +88,7 @@ class PersonIn(PersonChanges):
     kind = String(load_default="individual", validate=OneOf(rules.PERSON_KINDS))
     full_name = String(required=True, validate=Length(1, 200))
     phone = phone_field(load_default="")
-    email = _Checked(rules.normalise_email, max_length=200, load_default="")
+    email = _Checked(contacts.normalise_email, max_length=200, load_default="")
     id_number = id_number_field(load_default="")
     preferred_language = String(load_default="zh-CN", validate=OneOf(rules.LANGUAGES))
     preferred_channels = List(String(validate=OneOf(rules.CHANNELS)), load_default=lambda: ["sms"],

@@ -8,19 +8,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-import email_validator
-import phonenumbers
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from shared import roles
 from services.occupants.archives.rules import ensure_owner_archive, keep_former_owner_archive
+from services.occupants.contacts import normalise_email, normalise_phone
 from services.occupants.models import chassis
 from services.occupants.people import events
 from services.occupants.people.tables import Occupancy, Person, PersonnelEntry
 from services.occupants.places import rules as places
 from services.occupants.places.tables import Site, Unit
-from shared import audit, bulk
+from shared import audit, bulk, roles
 from shared.bus.outbox import record, record_many
 from shared.paging import keyset_page
 from shared.problems import Problem, unprocessable
@@ -33,7 +31,6 @@ OCCUPANCY_ROLES = ("owner", "tenant", "household_member", "company_staff", "agen
 END_REASONS = ("move_out", "lease_end")
 # Who sees a resident ID number whole at the record's site; everyone else sees it masked.
 ID_NUMBER_ROLES = frozenset({roles.SITE_MANAGER, roles.CS_SUPERVISOR, roles.PROPERTY_MANAGER, roles.GENERAL_MANAGER})
-DEFAULT_REGION = "CN"
 WHOLE = Decimal(100)
 
 OCCUPANCY = Workflow("occupancy", "current", [Step("current", "end", "ended")], final=["ended"])
@@ -47,25 +44,6 @@ def _conflict(field: str, why: str) -> Problem:
 
 
 # -- identity and contact details ---------------------------------------------------------------------------
-
-
-def normalise_phone(raw: str) -> str:
-    """E.164 ("+8613800000001"); a number without a country code is read as Chinese. ValueError if invalid."""
-    try:
-        number = phonenumbers.parse(raw, DEFAULT_REGION)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise ValueError("Not a valid phone number.")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def normalise_email(raw: str) -> str:
-    """Syntax only: whether a mailbox exists is the mail gateway's concern, not a registration's."""
-    try:
-        return email_validator.validate_email(raw, check_deliverability=False).normalized
-    except email_validator.EmailNotValidError as exc:
-        raise ValueError(f"Not a valid e-mail address: {exc}") from None
 
 
 _PROVINCES = frozenset("11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 "

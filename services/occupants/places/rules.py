@@ -16,11 +16,10 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared import roles
 from services.occupants.models import chassis
 from services.occupants.places import events
 from services.occupants.places.tables import Building, Site, Unit
-from shared import audit, policy
+from shared import audit, policy, roles
 from shared.bus.outbox import record
 from shared.problems import Problem
 from shared.workflow import Step, Workflow

@@ -16,14 +16,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shared import roles
 from services.occupants.custody.rules import today_at
 from services.occupants.models import chassis, utcnow
 from services.occupants.people.tables import Occupancy, Person
 from services.occupants.places.tables import Building, Site, Unit
 from services.occupants.profile import events
 from services.occupants.profile.tables import CustomerProfile, FamiliarityRecord, StewardAssignment
-from shared import audit, policy
+from shared import audit, policy, roles
 from shared.bus.outbox import record
 from shared.problems import Problem
 

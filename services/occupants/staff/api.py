@@ -17,11 +17,11 @@ from apiflask.validators import Length, OneOf, Regexp
 from flask import g
 from sqlalchemy import select
 
-from shared import roles
 from services.occupants.places.api import site_row
 from services.occupants.places.tables import Site
 from services.occupants.staff import rules
 from services.occupants.staff.tables import Department, StaffMember
+from shared import roles
 from shared.auth import ALL_SITES, Principal, auth, principal, require_role_at, roles_at, sees_site
 from shared.idempotency import idempotent
 from shared.paging import PageQuery, keyset_page, page_of

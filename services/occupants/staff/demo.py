@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from shared import roles
 from services.occupants.places.tables import Site
 from services.occupants.staff import rules
+from shared import roles
 from shared.auth import ALL_SITES
 
 STAFF = (

@@ -12,12 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from services.occupants import contacts
-from shared import roles
 from services.occupants.models import chassis, utcnow
 from services.occupants.places.tables import Site
 from services.occupants.staff import events
 from services.occupants.staff.tables import Department, StaffMember, StaffRole
-from shared import audit
+from shared import audit, roles
 from shared.auth import ALL_SITES
 from shared.bus import outbox
 from shared.problems import Problem, not_found
