@@ -54,6 +54,35 @@ def seed_demo(settings: Settings) -> None:
         engine.dispose()
 
 
+def seed_live_demo(settings: Settings, timeout: float = 120) -> None:
+    """Demo data that needs read models fed by other services' events (a ticket needs occupants' units).
+
+    A service's `demo.seed_live(session, organization_id)` answers True once it has seeded, False while
+    what it needs has not arrived yet; it is asked again each second while the workers handle the events.
+    """
+    pending = {}
+    for name in NAMES:
+        try:
+            demo = importlib.import_module(f"services.{name}.demo")
+        except ModuleNotFoundError:
+            continue
+        if hasattr(demo, "seed_live"):
+            pending[name] = demo.seed_live
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        for name, seed in list(pending.items()):
+            engine = db.make_engine(settings.database_url_for(name))
+            with db.make_sessionmaker(engine)() as session, session.begin():
+                if seed(session, DEMO_ORGANIZATION):
+                    del pending[name]
+            engine.dispose()
+        if pending:
+            time.sleep(1)
+    for name in pending:
+        print(f"{name}'s live demo data not seeded: what it needs did not arrive within {timeout:.0f}s",
+              file=sys.stderr)
+
+
 def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -153,6 +182,7 @@ def _run() -> int:
         for name in NAMES:
             _wait_ready(f"http://127.0.0.1:{API_PORTS[name]}/readyz", processes[f"{name} api"])
             _wait_ready(f"http://127.0.0.1:{WORKER_PORTS[name]}/livez", processes[f"{name} worker"])
+        seed_live_demo(settings)
         token = auth.mint(settings, subject="demo-front-desk", organization_id=DEMO_ORGANIZATION,
                           roles=["cs_specialist"], sites=[auth.ALL_SITES])
         print("\nReady:")
