@@ -1,33 +1,19 @@
-"""Access' HTTP boundary."""
+"""Access' HTTP app: one blueprint per capability, each in its own folder."""
 
-from __future__ import annotations
-
-from apiflask import APIBlueprint, Schema
-from apiflask.fields import String
-
-from services.access.models import PassHolder
+from services.access.doors.api import api as doors
+from services.access.passes.api import api as passes
 from services.access.service import SERVICE
-from shared.auth import auth
-from shared.web import create_service_app, get_visible
+from shared import policy_api
+from shared.roles import CS_SUPERVISOR, GENERAL_MANAGER, PROPERTY_MANAGER, SITE_MANAGER
+from shared.web import create_service_app
 
-api = APIBlueprint("access", __name__, url_prefix="/v1")
-
-
-class PassHolderOut(Schema):
-    person_id = String()
-    full_name = String()
-    kind = String()
-    site_id = String()
-
-
-@api.get("/pass-holders/<person_id>")
-@api.auth_required(auth)
-@api.output(PassHolderOut)
-def get_pass_holder(person_id):
-    return get_visible(PassHolder, person_id, "pass holder")
+policies = policy_api.blueprint(organization_roles=(GENERAL_MANAGER, PROPERTY_MANAGER),
+                                site_roles=(GENERAL_MANAGER, PROPERTY_MANAGER, SITE_MANAGER, CS_SUPERVISOR))
+BLUEPRINTS = (policies, doors, passes)
 
 
 def create_app(settings=None):
     app = create_service_app(SERVICE, settings)
-    app.register_blueprint(api)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     return app

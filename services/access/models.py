@@ -1,11 +1,11 @@
-"""Access' tables."""
+"""The declarative base every access capability's tables share, and the chassis' tables beside them."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase
 
 from shared.db import new_metadata
 from shared.tables import add_chassis_tables
@@ -18,14 +18,9 @@ class Base(DeclarativeBase):
 chassis = add_chassis_tables(Base.metadata)
 
 
-class PassHolder(Base):
-    """Read model fed by occupants' person events. People who may hold keys and passes, with the site they belong to (ACC-1, ACC-2)."""
+def new_id() -> str:
+    return str(uuid.uuid4())
 
-    __tablename__ = "pass_holders"
 
-    person_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    organization_id: Mapped[str] = mapped_column(String(36), index=True)
-    full_name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(20))
-    site_id: Mapped[str] = mapped_column(String(36))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,14 +1,22 @@
+"""Access' wiring: every capability's tables and handlers, one migration history."""
+
 from pathlib import Path
 
+from services.access import changes as _changes  # noqa: F401  (registers the table)
+from services.access.doors import tables as _doors_tables  # noqa: F401
 from services.access.handlers import handlers
 from services.access.models import Base, chassis
-from shared.service import Service
+from services.access.passes import tables as _passes_tables  # noqa: F401
+from services.access.places import handlers as _places_handlers  # noqa: F401  (registers the handlers)
+from services.access.places import tables as _places_tables  # noqa: F401
+from shared.service import ScheduledJob, Service
 
 SERVICE = Service(
     name="access",
-    description="keys, passes and gates (SPEC §5).",
+    description="Keys, passes and gates (SPEC §5).",
     metadata=Base.metadata,
     tables=chassis,
     handlers=handlers,
     migrations=Path(__file__).parent / "migrations",
+    jobs=(),
 )

@@ -1,0 +1,34 @@
+"""Input fields every access capability's HTTP boundary shares."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from apiflask.fields import AwareDateTime, List, String
+from apiflask.validators import Length, Range
+
+from services.access.places.tables import Site
+from shared.web import get_referenced
+
+
+def an_id(required: bool = True, description: str = "") -> String:
+    if required:
+        return String(required=True, validate=Length(36, 36), metadata={"description": description})
+    return String(load_default=None, allow_none=True, validate=Length(36, 36), metadata={"description": description})
+
+
+def a_moment(required: bool = True) -> AwareDateTime:
+    bounds = Range(datetime(2000, 1, 1, tzinfo=timezone.utc), datetime(2200, 1, 1, tzinfo=timezone.utc))
+    if required:
+        return AwareDateTime(required=True, validate=bounds, metadata={"description": "ISO 8601 with offset."})
+    return AwareDateTime(load_default=None, validate=bounds, metadata={"description": "ISO 8601 with offset."})
+
+
+def ids(description: str = "") -> List:
+    return List(String(validate=Length(36, 36)), load_default=list, validate=Length(max=200),
+                metadata={"description": description})
+
+
+def site_named(site_id: str) -> Site:
+    """The site a request body names: one of the caller's organization's, visible to the caller."""
+    return get_referenced(Site, site_id, "site_id", "site")
