@@ -10,6 +10,7 @@ from services.ticketing.patrols import handlers as _patrols_handlers  # noqa: F4
 from services.ticketing.patrols import rules as patrols
 from services.ticketing.people import handlers as _people_handlers  # noqa: F401  (registers the handlers)
 from services.ticketing.people import tables as _people_tables  # noqa: F401  (registers the tables)
+from services.ticketing.repairs import handlers as _repairs_handlers  # noqa: F401  (registers the handlers)
 from services.ticketing.rosters import tables as _rosters_tables  # noqa: F401
 from services.ticketing.sla import clocks as sla_clocks
 from services.ticketing.sla import firing as sla_firing
@@ -17,6 +18,8 @@ from services.ticketing.sla import handlers as _sla_handlers  # noqa: F401  (reg
 from services.ticketing.tickets import handlers as _tickets_handlers  # noqa: F401  (registers the handler)
 from services.ticketing.tickets import tables as _tickets_tables  # noqa: F401
 from services.ticketing.violations import handlers as _violations_handlers  # noqa: F401  (registers the handler)
+from services.ticketing.visits import handlers as _visits_handlers  # noqa: F401  (registers the handler)
+from services.ticketing.visits import tables as _visits_tables  # noqa: F401
 from shared.service import ScheduledJob, Service
 
 SERVICE = Service(
