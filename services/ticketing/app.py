@@ -4,6 +4,7 @@ from services.ticketing.handover.api import api as handover
 from services.ticketing.incidents.api import api as incidents
 from services.ticketing.patrols.api import api as patrols
 from services.ticketing.people.api import api as people
+from services.ticketing.reports.api import api as reports
 from services.ticketing.repairs.api import api as repairs
 from services.ticketing.review.api import api as review
 from services.ticketing.rosters.api import api as rosters
@@ -19,7 +20,7 @@ from shared.web import create_service_app
 policies = policy_api.blueprint(organization_roles=(GENERAL_MANAGER, PROPERTY_MANAGER),
                                 site_roles=(GENERAL_MANAGER, PROPERTY_MANAGER, SITE_MANAGER, CS_SUPERVISOR))
 BLUEPRINTS = (people, policies, tickets, sla, rosters, handover, review, patrols, incidents, violations,
-              repairs, visits)
+              reports, repairs, visits)
 
 
 def create_app(settings=None):

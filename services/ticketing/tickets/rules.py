@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from services.ticketing.models import chassis, new_id, utcnow
 from services.ticketing.people.tables import Reporter, Unit
 from services.ticketing.sla import clocks
-from services.ticketing.tickets import categories, events
+from services.ticketing.tickets import categories, events, metrics
 from services.ticketing.tickets.tables import Ticket, TicketAttachment, TicketComment, TicketCounter
 from shared import audit, policy
 from shared.bus.outbox import record
@@ -75,6 +75,7 @@ TICKET = Workflow("ticket", "received", [
     Step("resolved", "close", "closed", roles=CS),
     *(Step(state, action, state, roles=CS) for action in RECORDED for state in _ACTIVE),
 ], final=("closed", "invalid"))
+metrics.start_at_zero(TYPES, TICKET.final)
 
 # Types with fields of their own (TKT-1): a ticket changes type only among the others.
 OWN_FIELDS = ("repair", "inquiry", "internal_complaint")
@@ -162,6 +163,7 @@ def _enter(session: Session, ticket: Ticket, action: str, actor: str, now: datet
            data={"number": ticket.number, "channel": ticket.channel})
     _publish(session, ticket, events.registered(ticket))
     clocks.on_transition(session, ticket, action, None, ticket.state, now)
+    metrics.opened(session, ticket.type)
     return ticket
 
 
@@ -387,6 +389,7 @@ def _move(session: Session, ticket: Ticket, step: Step, actor: str, reason: str,
     _audit(session, ticket, step.action, actor, reason, previous, step.target, data)
     if step.target in TICKET.final:
         _publish(session, ticket, events.closed(ticket, actor))
+        metrics.closed(session, ticket.type, step.target)
     else:
         _publish(session, ticket, events.transitioned(ticket, step.action, previous, actor, reason, at))
     clocks.on_transition(session, ticket, step.action, previous, step.target, at)

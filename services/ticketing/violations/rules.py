@@ -9,6 +9,7 @@ a penalty: everyone else may only persuade. Records are kept a year (general) or
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -23,6 +24,8 @@ from shared.db import aware
 from shared.problems import Problem
 from shared.roles import CS_SUPERVISOR, GENERAL_MANAGER, SITE_MANAGER
 from shared.workflow import Step, Workflow
+
+log = logging.getLogger(__name__)
 
 CATEGORIES = ("decoration", "fire_safety", "public_order", "security", "fee_refusal", "other_harm")
 SEVERITIES = ("general", "major")
@@ -46,6 +49,10 @@ RETENTION_GENERAL = policy.define("violations.retention_years_general", 1,
                                   "Years a general violation's record is kept (TKT-12).")
 RETENTION_MAJOR = policy.define("violations.retention_years_major", 5,
                                 "Years a major violation's record is kept (TKT-12).")
+FEE_REFUSAL_STEPS = policy.define(
+    "violations.fee_refusal_steps", {"demand_letter": "general", "litigation": "major"},
+    "Billing's arrears steps (BIL-5) that put a fee refusal on record, each with its severity (general or major): "
+    "{step: severity}. The other steps are dunning only.")
 _FROM_EVENTS = uuid.UUID("5d0b8a52-7c1e-4f3a-a6d9-2e8b41c07f13")
 
 
@@ -82,6 +89,37 @@ def receive_decoration(session: Session, organization_id: str, reported) -> None
            "occupants", category="decoration", severity="major" if reported.severity == "major" else "general",
            description=reported.description, observed_at=min(observed, utcnow()), unit_id=reported.unit_id or None,
            source_reference=f"decoration:{reported.violation_id}"[:100], violation_id=violation_id)
+
+
+def receive_arrears_step(session: Session, organization_id: str, taken) -> None:
+    """An arrears step billing took (arrears.step_taken.v1) records a fee-refusal violation when the policy
+    counts that step as refusal; delivered twice, one record (keyed on the step's id)."""
+    severity = _refusal_steps(session, organization_id, taken.site_id).get(taken.step)
+    if severity not in SEVERITIES:
+        return
+    violation_id = str(uuid.uuid5(_FROM_EVENTS, f"arrears/{taken.step_id}"))
+    if session.get(Violation, violation_id) is not None:
+        return
+    since = taken.overdue_since.ToDatetime(timezone.utc).date().isoformat() if taken.HasField("overdue_since") else "?"
+    taken_at = taken.taken_at.ToDatetime(timezone.utc) if taken.HasField("taken_at") else utcnow()
+    owed = f"{taken.amount_overdue} {taken.currency}"
+    report(session, organization_id=organization_id, site_id=taken.site_id, actor="billing", category="fee_refusal",
+           severity=severity, observed_at=min(taken_at, utcnow()), unit_id=taken.unit_id or None,
+           person_id=taken.person_id or None, source_reference=f"arrears:{taken.step_id}"[:100],
+           violation_id=violation_id,
+           description=f"拒交费用:欠 {owed},自 {since} 起 {taken.months_overdue} 个月;催缴步骤 {taken.step}。/ "
+                       f"Fees refused: {owed} unpaid since {since} ({taken.months_overdue} months); "
+                       f"arrears step {taken.step}.")
+
+
+def _refusal_steps(session: Session, organization_id: str, site_id: str) -> dict:
+    """The policy in force; an override of the wrong shape falls back to the default rather than losing the
+    event to the dead letters."""
+    steps = policy.value(session, chassis, organization_id, site_id, FEE_REFUSAL_STEPS)
+    if isinstance(steps, dict):
+        return steps
+    log.warning("%s holds %r, not {step: severity}; its default applies", FEE_REFUSAL_STEPS.key, steps)
+    return FEE_REFUSAL_STEPS.default
 
 
 def remedy(session: Session, violation: Violation, *, actor: str, roles, step: str, note: str,
