@@ -1,34 +1,26 @@
-"""Billing' HTTP boundary."""
+"""Billing's HTTP boundary: every capability's routes in one app."""
 
 from __future__ import annotations
 
-from apiflask import APIBlueprint, Schema
-from apiflask.fields import String
-
-from services.billing.models import Payer
+from services.billing.arrears.api import api as arrears
+from services.billing.billruns.api import api as bill_runs
+from services.billing.catalogue.api import api as catalogue
+from services.billing.ledger.api import api as ledger
+from services.billing.meters.api import api as meters
+from services.billing.places.api import api as places
+from services.billing.rates.api import api as rates
+from services.billing.reports.api import api as reports
 from services.billing.service import SERVICE
-from shared.auth import auth
-from shared.web import create_service_app, get_visible
+from shared import policy_api
+from shared.roles import GENERAL_MANAGER, MANAGERS, PROPERTY_MANAGER
+from shared.web import create_service_app
 
-api = APIBlueprint("billing", __name__, url_prefix="/v1")
-
-
-class PayerOut(Schema):
-    person_id = String()
-    full_name = String()
-    kind = String()
-    email = String()
-    phone = String()
-
-
-@api.get("/payers/<person_id>")
-@api.auth_required(auth)
-@api.output(PayerOut)
-def get_payer(person_id):
-    return get_visible(Payer, person_id, "payer")
+policies = policy_api.blueprint(organization_roles=(GENERAL_MANAGER, PROPERTY_MANAGER), site_roles=MANAGERS)
+BLUEPRINTS = (places, policies, rates, ledger, bill_runs, meters, arrears, catalogue, reports)
 
 
 def create_app(settings=None):
     app = create_service_app(SERVICE, settings)
-    app.register_blueprint(api)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     return app

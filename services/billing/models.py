@@ -1,11 +1,14 @@
-"""Billing' tables."""
+"""The declarative base every billing capability's tables share, the chassis' tables beside them, and the one
+money rule of the service (X-6)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import DateTime, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import Numeric
+from sqlalchemy.orm import DeclarativeBase
 
 from shared.db import new_metadata
 from shared.tables import add_chassis_tables
@@ -17,16 +20,20 @@ class Base(DeclarativeBase):
 
 chassis = add_chassis_tables(Base.metadata)
 
+CURRENCY = "CNY"
+FEN = Decimal("0.01")
+# Amounts of money: 12 digits, 2 of them after the point (fen).
+Money = Numeric(14, 2)
 
-class Payer(Base):
-    """Read model fed by occupants' person events. People and companies who can be billed, with the contacts payment notices go to (NTF-6)."""
 
-    __tablename__ = "payers"
+def to_fen(amount: Decimal) -> Decimal:
+    """The service's one rounding rule: to the fen, halves away from zero (四舍五入), as a receipt is written."""
+    return amount.quantize(FEN, rounding=ROUND_HALF_UP)
 
-    person_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    organization_id: Mapped[str] = mapped_column(String(36), index=True)
-    full_name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(20))
-    email: Mapped[str] = mapped_column(String(200))
-    phone: Mapped[str] = mapped_column(String(40))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,270 @@
+"""The owner ledger (台帐, BIL-4). Plain functions over a session; no Flask.
+
+An account's balance is charges − payments − credits, always computed from the entries. Payments and
+credits settle open charges oldest first (or the charges named); what is left is the prepaid balance, spent
+on the next charges as they are raised, month by month (按月分解预收). Every posting to an account holds
+the account's row lock, so concurrent payments settle each charge once and receipt numbers (a row-locked
+counter per site) have no gaps.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from services.billing import metrics
+from services.billing.ledger import events
+from services.billing.ledger.tables import (
+    Account, Allocation, Charge, ChargeRequest, Credit, Payment, ReceiptCounter)
+from services.billing.models import CURRENCY, chassis, new_id, utcnow
+from shared import audit, bulk, policy
+from shared.bus.outbox import record
+from shared.problems import Problem, unprocessable
+
+METHODS = ("counter", "door_to_door", "direct_debit", "online")
+PREPAYMENT_ALLOWED = policy.define(
+    "billing.prepayment_allowed", True,
+    "Whether a payment may exceed what is owed, the rest kept as a prepaid balance (预收).")
+_ACCOUNTS = uuid.UUID("4b1f6e0a-2c7d-4e59-9a3b-8d0c1e2f3a4b")
+
+
+def account_id(unit_id: str, person_id: str) -> str:
+    """Derived, so a bill run opens each account once with a plain insert."""
+    return str(uuid.uuid5(_ACCOUNTS, f"{unit_id}:{person_id}"))
+
+
+def open_accounts(session: Session, rows: Iterable[tuple[str, str, str, str]]) -> None:
+    """Accounts for (organization, site, unit, person), those missing only."""
+    now = utcnow()
+    wanted = {account_id(unit, person): (org, site, unit, person) for org, site, unit, person in rows}
+    bulk.insert_new(session, Account.__table__, [
+        {"id": key, "organization_id": org, "site_id": site, "unit_id": unit, "person_id": person,
+         "currency": CURRENCY, "opened_at": now}
+        for key, (org, site, unit, person) in wanted.items()], key="id")
+
+
+def account_of(session: Session, organization_id: str, site_id: str, unit_id: str, person_id: str) -> Account:
+    open_accounts(session, [(organization_id, site_id, unit_id, person_id)])
+    return session.get(Account, account_id(unit_id, person_id))
+
+
+def charge_row(account: Account | tuple, *, key: str, item: str, amount: Decimal, period: str, description: str,
+               source: str, source_id: str, due_on: date, currency: str = CURRENCY) -> dict:
+    """A charge as a row for `raise_charges`; `account` is an Account or (organization, site, unit, person)."""
+    org, site, unit, person = (account if isinstance(account, tuple) else
+                               (account.organization_id, account.site_id, account.unit_id, account.person_id))
+    return {"id": new_id(), "key": key, "organization_id": org, "site_id": site,
+            "account_id": account_id(unit, person), "unit_id": unit, "person_id": person, "item": item,
+            "period": period, "amount": amount, "paid": Decimal("0.00"), "currency": currency,
+            "description": description[:300], "source": source, "source_id": source_id,
+            "state": "open" if amount > 0 else "paid", "due_on": due_on, "created_at": utcnow()}
+
+
+def raise_charges(session: Session, rows: Sequence[dict]) -> list[dict]:
+    """Insert the charges whose key is new (the accounts must exist); answers the rows inserted. A key
+    raised before, by this call's twin or an earlier one, is skipped by the unique constraint."""
+    inserted = bulk.insert_new(session, Charge.__table__, rows, key="key")
+    new = [row for row in rows if row["key"] in inserted]
+    metrics.charged(new)
+    return new
+
+
+def balance(session: Session, account_id_: str) -> Decimal:
+    """Charges − payments − credits; negative is the payer's credit."""
+    charged = session.scalar(select(func.coalesce(func.sum(Charge.amount), 0)).where(Charge.account_id == account_id_))
+    paid = session.scalar(select(func.coalesce(func.sum(Payment.amount), 0)).where(
+        Payment.account_id == account_id_, Payment.state == "posted"))
+    credited = session.scalar(select(func.coalesce(func.sum(Credit.amount), 0)).where(Credit.account_id == account_id_))
+    return Decimal(charged) - Decimal(paid) - Decimal(credited)
+
+
+def outstanding(session: Session, account_id_: str) -> Decimal:
+    """What the open charges still want."""
+    return Decimal(session.scalar(select(func.coalesce(func.sum(Charge.amount - Charge.paid), 0)).where(
+        Charge.account_id == account_id_, Charge.state == "open")))
+
+
+def prepaid(session: Session, account_id_: str) -> Decimal:
+    """Money and credits no charge has taken yet."""
+    payments = session.scalar(select(func.coalesce(func.sum(Payment.unallocated), 0)).where(
+        Payment.account_id == account_id_, Payment.state == "posted"))
+    credits = session.scalar(select(func.coalesce(func.sum(Credit.unallocated), 0)).where(
+        Credit.account_id == account_id_))
+    return Decimal(payments) + Decimal(credits)
+
+
+def lock(session: Session, account_id_: str) -> Account:
+    """The account, locked for this transaction (PostgreSQL; SQLite's write lock covers the database)."""
+    return session.scalars(select(Account).where(Account.id == account_id_).with_for_update()
+                           .execution_options(populate_existing=True)).one()
+
+
+def _settle(session: Session, account_id_: str, amount: Decimal, *, payment_id: str | None = None,
+            credit_id: str | None = None, charge_ids: Sequence[str] = ()) -> tuple[Decimal, list[Charge]]:
+    """Settle open charges with `amount`: the named ones first, then oldest due first. Answers what is left
+    and the charges it settled in full."""
+    named = {charge_id: position for position, charge_id in enumerate(charge_ids)}
+    charges = session.scalars(select(Charge).where(Charge.account_id == account_id_, Charge.state == "open")
+                              .order_by(Charge.due_on, Charge.created_at, Charge.id)
+                              .execution_options(populate_existing=True)).all()
+    charges = sorted(charges, key=lambda charge: named.get(charge.id, len(named)))
+    settled = []
+    for charge in charges:
+        if amount <= 0:
+            break
+        share = min(amount, charge.amount - charge.paid)
+        session.add(Allocation(charge_id=charge.id, payment_id=payment_id, credit_id=credit_id, amount=share))
+        charge.paid += share
+        amount -= share
+        if charge.paid == charge.amount:
+            charge.state = "paid"
+            settled.append(charge)
+    return amount, settled
+
+
+def next_receipt_number(session: Session, site_id: str) -> str:
+    """The site's next number, from its row-locked counter: no gaps, no reuse, also under concurrency."""
+    bulk.insert_new(session, ReceiptCounter.__table__, [{"site_id": site_id, "next_number": 1}], key="site_id")
+    number = session.scalar(select(ReceiptCounter.next_number).where(ReceiptCounter.site_id == site_id)
+                            .with_for_update())
+    session.execute(update(ReceiptCounter).where(ReceiptCounter.site_id == site_id)
+                    .values(next_number=number + 1))
+    return f"{number:010d}"
+
+
+def post_payment(session: Session, account: Account, *, amount: Decimal, method: str, reference: str,
+                 actor: str, paid_at: datetime | None = None, charge_ids: Sequence[str] = ()) -> Payment:
+    """Post a payment (counter, door-to-door, direct debit, online) with its receipt: it settles open charges,
+    the rest is prepaid (if the policy allows), and charge requests it completes are announced settled."""
+    if amount <= 0:
+        raise unprocessable("amount", "A payment is a positive amount.")
+    account = lock(session, account.id)
+    if session.scalar(select(Payment.receipt_number).where(Payment.organization_id == account.organization_id,
+                                                           Payment.reference == reference)):
+        raise Problem(409, "Conflict", f"A payment with reference {reference} is posted already.", field="reference")
+    unknown = set(charge_ids) - set(session.scalars(select(Charge.id).where(
+        Charge.account_id == account.id, Charge.id.in_(list(charge_ids)))))
+    if unknown:
+        raise unprocessable("charge_ids", f"Not charges of this account: {', '.join(sorted(unknown))}.")
+    owed = outstanding(session, account.id)
+    if amount > owed and not policy.value(session, chassis, account.organization_id, account.site_id,
+                                          PREPAYMENT_ALLOWED):
+        raise unprocessable("amount", f"The account owes {owed}; prepayment is not allowed at this site.")
+    payment = Payment(
+        id=new_id(), organization_id=account.organization_id, site_id=account.site_id, account_id=account.id,
+        unit_id=account.unit_id, person_id=account.person_id, amount=amount, unallocated=amount,
+        currency=account.currency, method=method, reference=reference,
+        receipt_number=next_receipt_number(session, account.site_id), state="posted",
+        paid_at=paid_at or utcnow(), posted_by=actor)
+    session.add(payment)
+    session.flush()
+    payment.unallocated, settled = _settle(session, account.id, amount, payment_id=payment.id,
+                                           charge_ids=charge_ids)
+    audit.record_for(session, chassis.audit_log, payment, entity="payment", action="post", actor=actor,
+                     to_state="posted", data={"amount": str(amount), "method": method,
+                                              "receipt_number": payment.receipt_number, "reference": reference})
+    record(session, chassis.outbox, events.payment_received(payment, balance(session, account.id)),
+           organization_id=account.organization_id)
+    _announce_settled_requests(session, settled)
+    metrics.PAYMENTS_POSTED.labels(metrics.SERVICE, method).inc()
+    metrics.PAID_AMOUNT.labels(metrics.SERVICE, method).inc(float(amount))
+    return payment
+
+
+def void_payment(session: Session, payment: Payment, *, reason: str, actor: str) -> Payment:
+    """Void a payment: its receipt number stays taken, the charges it settled are open again (or settled by
+    other prepaid money)."""
+    if not reason.strip():
+        raise unprocessable("reason", "A void needs a reason.")
+    lock(session, payment.account_id)
+    session.refresh(payment)
+    if payment.state != "posted":
+        raise Problem(409, "Conflict", "The payment is voided already.", extra={"allowed": []})
+    for allocation in session.scalars(select(Allocation).where(Allocation.payment_id == payment.id)).all():
+        charge = session.get(Charge, allocation.charge_id)
+        charge.paid -= allocation.amount
+        charge.state = "open"
+        session.delete(allocation)
+    payment.state, payment.void_reason, payment.unallocated = "voided", reason, Decimal("0.00")
+    audit.record_for(session, chassis.audit_log, payment, entity="payment", action="void", actor=actor,
+                     from_state="posted", to_state="voided", reason=reason,
+                     data={"receipt_number": payment.receipt_number, "amount": str(payment.amount)})
+    # Other money the account holds prepaid settles the charges the void opened again.
+    spend_prepaid(session, [payment.account_id])
+    return payment
+
+
+def add_credit(session: Session, account: Account, *, amount: Decimal, reason: str, actor: str) -> Credit:
+    """Take an amount off what the account owes without money received; it settles open charges too."""
+    if amount <= 0:
+        raise unprocessable("amount", "A credit is a positive amount.")
+    if not reason.strip():
+        raise unprocessable("reason", "A credit needs a reason.")
+    account = lock(session, account.id)
+    credit = Credit(id=new_id(), organization_id=account.organization_id, site_id=account.site_id,
+                    account_id=account.id, amount=amount, unallocated=amount, currency=account.currency,
+                    reason=reason, created_by=actor, created_at=utcnow())
+    session.add(credit)
+    session.flush()
+    credit.unallocated, settled = _settle(session, account.id, amount, credit_id=credit.id)
+    audit.record_for(session, chassis.audit_log, credit, entity="credit", action="create", actor=actor,
+                     reason=reason, data={"amount": str(amount)})
+    _announce_settled_requests(session, settled)
+    return credit
+
+
+def spend_prepaid(session: Session, account_ids: Iterable[str]) -> None:
+    """Settle newly raised charges from what the accounts hold prepaid, oldest money first."""
+    for account_id_ in sorted(set(account_ids)):
+        lock(session, account_id_)
+        holders = [*session.scalars(select(Payment).where(
+                       Payment.account_id == account_id_, Payment.state == "posted", Payment.unallocated > 0)
+                       .order_by(Payment.paid_at, Payment.id)),
+                   *session.scalars(select(Credit).where(Credit.account_id == account_id_, Credit.unallocated > 0)
+                                    .order_by(Credit.created_at, Credit.id))]
+        settled = []
+        for holder in holders:
+            is_payment = isinstance(holder, Payment)
+            holder.unallocated, done = _settle(session, account_id_, holder.unallocated,
+                                               payment_id=holder.id if is_payment else None,
+                                               credit_id=None if is_payment else holder.id)
+            settled += done
+        _announce_settled_requests(session, settled)
+
+
+def accounts_with_prepaid(session: Session, account_ids: Iterable[str]) -> list[str]:
+    wanted = list(set(account_ids))
+    return sorted(set(session.scalars(select(Payment.account_id).where(
+        Payment.account_id.in_(wanted), Payment.state == "posted", Payment.unallocated > 0))) | set(
+        session.scalars(select(Credit.account_id).where(Credit.account_id.in_(wanted), Credit.unallocated > 0))))
+
+
+def _announce_settled_requests(session: Session, settled: Sequence[Charge]) -> None:
+    for request_id in sorted({charge.source_id for charge in settled if charge.source == "request"}):
+        settle_if_paid(session, request_id)
+
+
+def settle_if_paid(session: Session, request_id: str) -> None:
+    """charges.settled.v1 once the request's charges are all paid, once (the request row is claimed by a
+    conditional update)."""
+    still_open = session.scalar(select(func.count()).select_from(Charge).where(
+        Charge.source == "request", Charge.source_id == request_id, Charge.state == "open"))
+    if still_open:
+        return
+    claimed = session.execute(update(ChargeRequest).where(
+        ChargeRequest.request_id == request_id, ChargeRequest.settled_at.is_(None)).values(settled_at=utcnow()))
+    if not claimed.rowcount:
+        return
+    request = session.get(ChargeRequest, request_id)
+    charges = session.scalars(select(Charge).where(Charge.source == "request", Charge.source_id == request_id)).all()
+    receipts = sorted(set(session.scalars(
+        select(Payment.receipt_number).join(Allocation, Allocation.payment_id == Payment.id)
+        .where(Allocation.charge_id.in_([charge.id for charge in charges])))))
+    record(session, chassis.outbox, events.charges_settled(
+        request, sum((charge.amount for charge in charges), Decimal("0.00")),
+        charges[0].currency if charges else CURRENCY, receipts), organization_id=request.organization_id)

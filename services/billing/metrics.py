@@ -1,0 +1,28 @@
+"""Billing's own metrics for ops: money in and out, bill runs, arrears and refused webhooks. Labels are items,
+methods and steps, never ids."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+SERVICE = "billing"
+
+CHARGES_RAISED = Counter("billing_charges_raised_total", "Charges raised, by item.", ["service", "item"])
+CHARGED_AMOUNT = Counter("billing_charged_amount_total", "Amount charged in yuan, by item.", ["service", "item"])
+PAYMENTS_POSTED = Counter("billing_payments_posted_total", "Payments posted, by method.", ["service", "method"])
+PAID_AMOUNT = Counter("billing_paid_amount_total", "Amount received in yuan, by method.", ["service", "method"])
+BILL_RUN_UNITS = Counter("billing_bill_run_units_total", "Units a bill run has billed so far.", ["service"])
+BILL_RUN_DURATION = Histogram("billing_bill_run_duration_seconds", "Time from a bill run's start to its summary.",
+                              ["service"], buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600))
+BILL_RUNS_UNFINISHED = Gauge("billing_bill_runs_unfinished", "Bill runs queued or running.", ["service"],
+                             multiprocess_mode="max")
+ARREARS_STEPS = Counter("billing_arrears_steps_total", "Arrears ladder steps taken, by step.", ["service", "step"])
+WEBHOOK_SIGNATURE_FAILURES = Counter("billing_webhook_signature_failures_total",
+                                     "Payment webhooks refused for a bad, stale or replayed signature, by reason.",
+                                     ["service", "reason"])
+
+
+def charged(rows) -> None:
+    """Count newly raised charge rows (dicts or Charge objects)."""
+    for row in rows:
+        item, amount = (row["item"], row["amount"]) if isinstance(row, dict) else (row.item, row.amount)
+        CHARGES_RAISED.labels(SERVICE, item).inc()
+        CHARGED_AMOUNT.labels(SERVICE, item).inc(float(amount))

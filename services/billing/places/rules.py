@@ -1,0 +1,38 @@
+"""Who pays for a unit, and the site's own calendar day."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.billing.places.tables import Occupancy, Site
+
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+# The owner pays the unit's fees; a unit with no owner on record bills its tenant or company.
+PAYING_ROLES = ("owner", "tenant", "company_staff")
+
+
+def payers_of(session: Session, unit_ids: Iterable[str]) -> dict[str, str]:
+    """unit id → the person who pays for it now; units nobody occupies are absent."""
+    rows = session.execute(select(Occupancy.unit_id, Occupancy.person_id, Occupancy.role).where(
+        Occupancy.unit_id.in_(list(unit_ids)), Occupancy.ended.is_(False), Occupancy.role.in_(PAYING_ROLES))
+        .order_by(Occupancy.occupancy_id)).all()
+    payers: dict[str, tuple[int, str]] = {}
+    for unit_id, person_id, role in rows:
+        rank = PAYING_ROLES.index(role)
+        if unit_id not in payers or rank < payers[unit_id][0]:
+            payers[unit_id] = (rank, person_id)
+    return {unit_id: person_id for unit_id, (_, person_id) in payers.items()}
+
+
+def time_zone(session: Session, site_id: str) -> ZoneInfo:
+    site = session.get(Site, site_id)
+    return ZoneInfo(site.time_zone if site else DEFAULT_TIME_ZONE)
+
+
+def today_at(session: Session, site_id: str, now: datetime | None = None) -> date:
+    return (now or datetime.now(ZoneInfo("UTC"))).astimezone(time_zone(session, site_id)).date()
