@@ -140,6 +140,44 @@ class Settings(BaseSettings):
         "key); empty: not checked. Tokens signed with the secret are the platform's own (`iss` `psp`).",
     )
     auth_jwt_audience: str = Field("psp", alias="AUTH_JWT_AUDIENCE", description="Required `aud` claim.")
+    smtp_url: str = Field(
+        "",
+        alias="SMTP_URL",
+        pattern=r"^(smtps?://.+)?$",
+        description="Mail server notifications sends e-mail through, e.g. `smtp://user:password@mail:587` "
+        "(STARTTLS when the server offers it) or `smtps://…:465`. Empty: e-mail is kept in the outgoing box "
+        "readable at `/v1/outgoing` (the embedded default).",
+    )
+    mail_from: str = Field(
+        "notices@psp.local", alias="MAIL_FROM", description="Sender address of the e-mail notifications sends."
+    )
+    sms_gateway_url: str = Field(
+        "",
+        alias="SMS_GATEWAY_URL",
+        pattern=r"^(https?://.+)?$",
+        description="SMS gateway endpoint notifications POSTs each text to. Empty: texts are kept in the "
+        "outgoing box readable at `/v1/outgoing` (the embedded default).",
+    )
+    sms_gateway_secret: str = Field(
+        "",
+        alias="SMS_GATEWAY_SECRET",
+        description="Shared secret with the SMS gateway: signs what is sent to it and verifies the delivery "
+        "reports it posts back to `/v1/sms/delivery-reports`.",
+    )
+    sms_callback_url: str = Field(
+        "",
+        alias="SMS_CALLBACK_URL",
+        description="Where the gateway posts delivery reports, as it reaches notifications' API, e.g. "
+        "`https://notifications.example/v1/sms/delivery-reports`.",
+    )
+    webhook_secret: str = Field(
+        "", alias="WEBHOOK_SECRET", description="Signs outbound webhooks (Standard Webhooks `webhook-signature`)."
+    )
+    channel_timeout_seconds: float = Field(
+        10.0, alias="CHANNEL_TIMEOUT_SECONDS", gt=0,
+        description="How long a mail server, SMS gateway or webhook may take to answer before the attempt "
+        "counts as failed and is retried.",
+    )
     log_level: str = Field("INFO", alias="LOG_LEVEL", description="One of DEBUG, INFO, WARNING, ERROR.")
     port: int = Field(8000, alias="PORT", description="Port the API process listens on.")
     worker_port: int = Field(

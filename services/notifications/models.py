@@ -1,10 +1,10 @@
-"""Notifications' tables."""
+"""Notifications' tables: the declarative base, the chassis tables, and the people read model."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import DateTime, JSON, String
+from sqlalchemy import JSON, Date, DateTime, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import new_metadata
@@ -31,3 +31,5 @@ class Recipient(Base):
     language: Mapped[str] = mapped_column(String(10))
     channels: Mapped[list[str]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    site_id: Mapped[str] = mapped_column(String(36), default="", server_default="")
+    birthday: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)

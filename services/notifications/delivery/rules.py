@@ -1,0 +1,289 @@
+"""The message model's rules (NTF-1): who gets what on which channel, the statuses and their audit, quiet
+hours, throttling and opt-outs. Delivery itself is in delivery.sender; the channels in delivery.channels."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from prometheus_client import Counter, Histogram
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.notifications.delivery.tables import Message, OptOut
+from services.notifications.models import chassis
+from services.notifications.templates import rules as templates
+from shared import bulk, metrics, policy, tracing
+from shared.workflow import Step, Workflow
+
+SERVICE = "notifications"
+SYSTEM = "notifications"
+CHANNELS = ("sms", "email", "app", "webhook")
+CATEGORIES = ("notices", "billing", "greetings", "staff", "emergency", "legal")
+# Never opted out of, never held back by quiet hours or throttling (NTF-1).
+EXEMPT = frozenset({"emergency", "legal"})
+DEFAULT_ZONE = "Asia/Shanghai"
+
+MESSAGE = Workflow("message", "queued", [
+    Step("queued", "send", "sent"),
+    Step("queued", "deliver", "delivered"),
+    Step("queued", "retry", "queued"),
+    Step("queued", "defer", "queued"),
+    Step("queued", "fail", "failed"),
+    Step("sent", "deliver", "delivered"),
+    Step("sent", "fail", "failed"),
+    Step("sent", "read", "read"),
+    Step("delivered", "read", "read"),
+], final=("failed", "read"))
+
+QUIET_HOURS = policy.define(
+    "notifications.quiet_hours", ["22:00", "07:00"],
+    "Local hours [from, to] in which no SMS or e-mail is sent except emergencies and legal notices; "
+    "what falls due then waits for the end. [] turns quiet hours off.")
+THROTTLE_PER_HOUR = policy.define(
+    "notifications.throttle_per_hour", 10,
+    "Most SMS and e-mails one recipient receives in an hour (emergencies and legal notices not counted "
+    "nor held); more wait for the next hour.")
+RETRY_DELAYS = policy.define(
+    "notifications.retry_delays_seconds", [30, 120, 600],
+    "Seconds before each retry of a message whose channel failed for a while (a gateway's 5xx, a timeout); "
+    "after the last the next channel of the recipient is tried.")
+WEBHOOK_URL = policy.define(
+    "notifications.webhook_url", "",
+    "The organization's endpoint for the webhook channel (signed as Standard Webhooks); empty: no webhook.")
+
+MESSAGES = Counter("notifications_messages_total", "Message status changes, by channel and the status reached.",
+                   ["service", "channel", "status"])
+RETRIES = Counter("notifications_retries_total", "Attempts that failed for a while and will be retried.",
+                  ["service", "channel"])
+FALLBACKS = Counter("notifications_fallbacks_total", "Messages that failed on a channel and went on to the next.",
+                    ["service", "channel"])
+CHANNEL_ERRORS = Counter("notifications_channel_errors_total",
+                         "Attempts a channel did not take (refused, timed out, 5xx), by channel.", ["service", "channel"])
+CHANNEL_ATTEMPTS = Counter("notifications_channel_attempts_total", "Attempts to hand a message to a channel.",
+                           ["service", "channel"])
+DELIVERY_LATENCY = Histogram("notifications_delivery_latency_seconds",
+                             "Seconds from the cause (the event, the notice sent) to the channel accepting the message.",
+                             ["service", "channel"], buckets=metrics.LATENCY_BUCKETS)
+for _channel in CHANNELS:
+    for _status in MESSAGE.states:
+        MESSAGES.labels(SERVICE, _channel, _status)
+    for _metric in (RETRIES, FALLBACKS, CHANNEL_ERRORS, CHANNEL_ATTEMPTS, DELIVERY_LATENCY):
+        _metric.labels(SERVICE, _channel)
+
+
+@dataclass(frozen=True)
+class Cause:
+    """What made the messages: its id keys them (one message per cause, recipient and channel), and its
+    trace and correlation id go on with them."""
+
+    id: str
+    type: str
+    at: datetime
+    correlation_id: str = ""
+    trace_headers: dict = field(default_factory=dict)
+
+    @classmethod
+    def of_event(cls, event, suffix: str = "") -> Cause:
+        """The event being handled, inside its span: the messages continue its trace."""
+        envelope = event.envelope
+        return cls(id=envelope.id + suffix, type=envelope.type, at=envelope.occurred_at.ToDatetime(timezone.utc),
+                   correlation_id=envelope.correlation_id, trace_headers=tracing.current_trace_headers())
+
+    @classmethod
+    def here(cls, cause_id: str, cause_type: str) -> Cause:
+        """A cause inside this service (a notice sent, an escalation, a birthday), in the current trace."""
+        return cls(id=cause_id, type=cause_type, at=datetime.now(timezone.utc),
+                   correlation_id=tracing.correlation_id() or "", trace_headers=tracing.current_trace_headers())
+
+
+@dataclass(frozen=True)
+class Target:
+    """A recipient and how to reach them, channels in order of preference."""
+
+    kind: str  # person | staff
+    id: str
+    user_id: str
+    name: str
+    language: str
+    channels: tuple[str, ...]
+    addresses: dict
+
+    def routes(self, webhook_url: str) -> list[tuple[str, str]]:
+        """(channel, address) in order of preference; the in-app inbox is always last resort."""
+        addresses = {**self.addresses, "app": self.user_id, "webhook": webhook_url}
+        wanted = [c for c in dict.fromkeys(self.channels) if c in CHANNELS] or ["sms", "email"]
+        if "app" not in wanted:
+            wanted.append("app")
+        return [(channel, addresses.get(channel) or "") for channel in wanted]
+
+
+def person_target(recipient, channels: Sequence[str] = ()) -> Target:
+    return Target("person", recipient.person_id, recipient.person_id, recipient.full_name,
+                  recipient.language or "zh-CN", tuple(channels or recipient.channels or ()),
+                  {"sms": recipient.phone, "email": recipient.email})
+
+
+def staff_target(member) -> Target:
+    return Target("staff", member.member_id, member.user_id, member.full_name, "zh-CN", tuple(member.channels or ()),
+                  {"sms": member.phone, "email": member.email})
+
+
+def enqueue(session: Session, cause: Cause, *, organization_id: str, site_id: str | None, category: str,
+            template_kind: str, data: dict, targets: Iterable[Target], not_before: datetime | None = None,
+            expires_at: datetime | None = None) -> list[str]:
+    """Queue one message per target on the target's first channel; answers the ids of those made now.
+
+    A message already made for this cause, recipient and channel is not made again. A template that fails
+    to render, or a category the person opted out of, makes a failed message saying why, and sends nothing.
+    """
+    now = datetime.now(timezone.utc)
+    targets = list({target.id: target for target in targets}.values())
+    opted_out = _opted_out(session, organization_id, category, [t.id for t in targets if t.kind == "person"])
+    webhook_url = policy.value(session, chassis, organization_id, site_id, WEBHOOK_URL) or ""
+    versions: dict[str, templates.Version] = {}
+    rows = []
+    for target in targets:
+        if target.language not in versions:
+            versions[target.language] = templates.current(
+                session, organization_id, template_kind, target.language if target.language == "en" else "zh-CN")
+        version = versions[target.language]
+        (channel, address), *fallback = target.routes(webhook_url)
+        status, reason, subject, body = "queued", "", "", ""
+        try:
+            rendered = templates.render(version, {**data, "recipient": {"name": target.name}})
+            subject, body = rendered.subject, rendered.body
+        except templates.RenderFailed as exc:
+            status, reason = "failed", f"template {template_kind} v{version.version} failed to render: {exc}"
+        if status == "queued" and target.id in opted_out:
+            status, reason = "failed", f"the recipient opted out of {category}"
+        rows.append({
+            "id": str(uuid.uuid4()), "dedupe_key": dedupe_key(cause.id, target.id, channel),
+            "organization_id": organization_id, "site_id": site_id, "cause_id": cause.id, "cause_type": cause.type,
+            "caused_at": cause.at, "correlation_id": cause.correlation_id, "trace_headers": cause.trace_headers,
+            "category": category, "recipient_kind": target.kind, "recipient_id": target.id,
+            "user_id": target.user_id, "channel": channel, "fallback": [list(route) for route in fallback],
+            "address": address, "language": version.language, "template_kind": template_kind,
+            "template_version": version.version, "subject": subject, "body": body, "status": status,
+            "reason": reason, "attempts": 0, "next_attempt_at": (not_before or now) if status == "queued" else None,
+            "expires_at": expires_at, "provider_id": "", "created_at": now, "sent_at": None, "delivered_at": None,
+            "read_at": None, "updated_at": now,
+        })
+    return _insert(session, rows, actor=SYSTEM)
+
+
+def dedupe_key(cause_id: str, recipient_id: str, channel: str) -> str:
+    return f"{cause_id}|{recipient_id}|{channel}"
+
+
+def _insert(session: Session, rows: list[dict], actor: str) -> list[str]:
+    """Insert the messages whose key is new; audit and count those."""
+    made = bulk.insert_new(session, Message.__table__, rows, key="dedupe_key")
+    new = [row for row in rows if row["dedupe_key"] in made]
+    bulk.insert(session, chassis.audit_log, [
+        _audit_row(row, "queue", None, row["status"], row["reason"], actor, row["created_at"]) for row in new])
+    for row in new:
+        MESSAGES.labels(SERVICE, row["channel"], row["status"]).inc()
+    return [row["id"] for row in new]
+
+
+def _opted_out(session: Session, organization_id: str, category: str, person_ids: list[str]) -> set[str]:
+    if category in EXEMPT or not person_ids:
+        return set()
+    return set(session.scalars(select(OptOut.person_id).where(
+        OptOut.organization_id == organization_id, OptOut.category == category, OptOut.person_id.in_(person_ids))))
+
+
+def _audit_row(message, action: str, from_state: str | None, to_state: str, reason: str, actor: str,
+               at: datetime) -> dict:
+    get = message.get if isinstance(message, dict) else message._mapping.get
+    return {"organization_id": get("organization_id"), "site_id": get("site_id"), "entity": "message",
+            "entity_id": get("id"), "action": action, "from_state": from_state, "to_state": to_state,
+            "actor": actor, "reason": reason, "data": {"channel": get("channel")}, "at": at}
+
+
+@dataclass
+class Change:
+    """A step of one message, as the sender or an API call decides it."""
+
+    message: object  # a row of `messages`
+    action: str
+    reason: str = ""
+    values: dict = field(default_factory=dict)
+
+
+def apply(session: Session, changes: Sequence[Change], actor: str = SYSTEM) -> None:
+    """Take the steps: each row changed only from the status it was read in, audited, counted; a failure
+    with channels left queues the message on the next one."""
+    if not changes:
+        return
+    now = datetime.now(timezone.utc)
+    table = Message.__table__
+    audit_rows, fallbacks = [], []
+    for change in changes:
+        row = change.message
+        step = MESSAGE.step(row.status, change.action)
+        values = {"status": step.target, "reason": change.reason, "updated_at": now, **change.values}
+        result = session.execute(table.update().where(table.c.id == row.id, table.c.status == row.status)
+                                 .values(**values))
+        if result.rowcount != 1:
+            continue  # changed meanwhile (a delivery report racing the sender): the other change stands
+        audit_rows.append(_audit_row(row, change.action, row.status, step.target, change.reason, actor, now))
+        if step.target != row.status:
+            MESSAGES.labels(SERVICE, row.channel, step.target).inc()
+        if step.target == "failed" and row.fallback and change.action == "fail":
+            fallbacks.append((row, change.reason))
+    bulk.insert(session, chassis.audit_log, audit_rows)
+    if fallbacks:
+        _fall_back(session, fallbacks, now)
+
+
+def _fall_back(session: Session, failed: Sequence[tuple], now: datetime) -> None:
+    """The next channel of each failed message, saying why."""
+    rows = []
+    for row, why in failed:
+        (channel, address), *rest = row.fallback
+        FALLBACKS.labels(SERVICE, row.channel).inc()
+        rows.append({
+            **{column: getattr(row, column) for column in Message.__table__.columns.keys()},
+            "id": str(uuid.uuid4()), "dedupe_key": dedupe_key(row.cause_id, row.recipient_id, channel),
+            "channel": channel, "address": address, "fallback": rest, "status": "queued",
+            "reason": f"{row.channel} failed: {why}" if why else f"{row.channel} failed",
+            "attempts": 0, "next_attempt_at": now, "provider_id": "", "created_at": now, "sent_at": None,
+            "delivered_at": None, "read_at": None, "updated_at": now,
+        })
+    _insert(session, rows, actor=SYSTEM)
+
+
+# -- quiet hours and throttling ------------------------------------------------------------------------------
+
+
+def quiet_until(quiet_hours: Sequence[str], zone: str, now: datetime) -> datetime | None:
+    """The end of the quiet hours `now` falls in (local `[from, to]`, possibly across midnight), else None."""
+    if len(quiet_hours) != 2:
+        return None
+    start, end = (time.fromisoformat(part) for part in quiet_hours)
+    local = now.astimezone(ZoneInfo(zone or DEFAULT_ZONE))
+    clock = local.time().replace(tzinfo=None)
+    inside = (start <= clock or clock < end) if start > end else (start <= clock < end)
+    if not inside:
+        return None
+    day = local.date() if clock < end else local.date() + timedelta(days=1)
+    return datetime.combine(day, end, tzinfo=local.tzinfo).astimezone(timezone.utc)
+
+
+def held_back(message, *, quiet_hours, zone: str, throttle: int, sent_last_hour: int,
+              now: datetime) -> tuple[datetime, str] | None:
+    """When a message may go instead of now, and why; None when it goes now. The in-app inbox is silent,
+    so only SMS and e-mail wait; emergencies and legal notices never do."""
+    if message.category in EXEMPT or message.channel not in ("sms", "email"):
+        return None
+    until = quiet_until(quiet_hours, zone, now)
+    if until:
+        return until, "quiet hours"
+    if sent_last_hour >= throttle:
+        return now + timedelta(hours=1), f"throttled: {sent_last_hour} sent to the recipient in the last hour"
+    return None

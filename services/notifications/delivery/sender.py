@@ -1,0 +1,152 @@
+"""The sender: a scheduled job that hands due messages to their channels.
+
+It claims a batch with one UPDATE … RETURNING (SKIP LOCKED on PostgreSQL) that moves the messages'
+`next_attempt_at` a lease ahead and commits, so a second worker never takes the same messages; it then
+sends outside any transaction and records each outcome in a second one. A sender that dies between the
+two leaves its messages to be taken again when the lease runs out: a message is sent once unless the
+process dies in that window (the message id travels as `Message-ID` / `reference` to recognise it).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+
+from opentelemetry import trace
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.notifications.delivery import channels as channel_adapters
+from services.notifications.delivery import rules
+from services.notifications.delivery.rules import Change
+from services.notifications.delivery.tables import Message
+from services.notifications.models import chassis
+from services.notifications.recipients.tables import Site
+from shared import policy, tracing
+from shared.config import Settings
+
+BATCH = 500
+LEASE = timedelta(minutes=2)
+
+
+@functools.cache
+def _channels(sessions: sessionmaker) -> dict:
+    return channel_adapters.configured(Settings(), sessions)
+
+
+def deliver_due(sessions: sessionmaker, channels: dict | None = None) -> int:
+    """Send every message due now, a batch at a time; answers how many were handed to a channel."""
+    channels = channels or _channels(sessions)
+    handed = 0
+    while True:
+        now = datetime.now(timezone.utc)
+        with sessions() as session, session.begin():
+            claimed = claim(session, now)
+        if not claimed:
+            return handed
+        changes = _send(sessions, claimed, channels, now)
+        with sessions() as session, session.begin():
+            rules.apply(session, changes)
+        handed += sum(1 for change in changes if change.action in ("send", "deliver"))
+        if len(claimed) < BATCH:
+            return handed
+
+
+def claim(session: Session, now: datetime, limit: int = BATCH) -> list:
+    table = Message.__table__
+    due = (select(table.c.id).where(table.c.status == "queued", table.c.next_attempt_at <= now)
+           .order_by(table.c.next_attempt_at).limit(limit).with_for_update(skip_locked=True))
+    return session.execute(
+        update(table).where(table.c.id.in_(due.scalar_subquery()), table.c.status == "queued",
+                            table.c.next_attempt_at <= now)
+        .values(next_attempt_at=now + LEASE).returning(*table.c)).all()
+
+
+def _send(sessions: sessionmaker, claimed: list, channels: dict, now: datetime) -> list[Change]:
+    """Each claimed message's step: held back, failed before sending, or the channel's outcome."""
+    with sessions() as session:
+        limits = _Limits(session, claimed, now)
+        changes, ready = [], defaultdict(list)
+        for message in claimed:
+            change = _before_sending(session, message, limits, now)
+            if change:
+                changes.append(change)
+            else:
+                ready[message.channel].append(message)
+    for channel, messages in ready.items():
+        rules.CHANNEL_ATTEMPTS.labels(rules.SERVICE, channel).inc(len(messages))
+        with tracing.message_span(f"notifications send {channel}", messages[0].trace_headers,
+                                  trace.SpanKind.CLIENT, {"messaging.batch.message_count": len(messages)}):
+            outcomes = channels[channel].send(messages)
+        for message, outcome in zip(messages, outcomes):
+            changes.append(_after_sending(sessions, message, outcome))
+    return changes
+
+
+def _before_sending(session: Session, message, limits: _Limits, now: datetime) -> Change | None:
+    if message.expires_at and _utc(message.expires_at) <= now:
+        return Change(message, "fail", "expired before it could be sent")
+    problem = channel_adapters.address_problem(message.channel, message.address)
+    if problem:
+        return Change(message, "fail", problem)
+    quiet_hours, zone, throttle = limits.of(session, message)
+    held = rules.held_back(message, quiet_hours=quiet_hours, zone=zone, throttle=throttle,
+                           sent_last_hour=limits.sent_last_hour[message.recipient_id], now=now)
+    if held:
+        until, why = held
+        return Change(message, "defer", why, {"next_attempt_at": until})
+    if message.channel in ("sms", "email") and message.category not in rules.EXEMPT:
+        limits.sent_last_hour[message.recipient_id] += 1
+    return None
+
+
+def _after_sending(sessions: sessionmaker, message, outcome) -> Change:
+    now = datetime.now(timezone.utc)
+    attempts = message.attempts + 1
+    if outcome.result in ("accepted", "delivered"):
+        rules.DELIVERY_LATENCY.labels(rules.SERVICE, message.channel).observe(
+            max(0.0, (now - _utc(message.caused_at)).total_seconds()))
+        values = {"attempts": attempts, "sent_at": now, "provider_id": outcome.provider_id, "next_attempt_at": None}
+        if outcome.result == "delivered":
+            return Change(message, "deliver", "", {**values, "delivered_at": now})
+        return Change(message, "send", "", values)
+    rules.CHANNEL_ERRORS.labels(rules.SERVICE, message.channel).inc()
+    if outcome.result == "retry":
+        with sessions() as session:
+            delays = policy.value(session, chassis, message.organization_id, message.site_id, rules.RETRY_DELAYS)
+        if attempts <= len(delays):
+            rules.RETRIES.labels(rules.SERVICE, message.channel).inc()
+            return Change(message, "retry", outcome.reason,
+                          {"attempts": attempts, "next_attempt_at": now + timedelta(seconds=float(delays[attempts - 1]))})
+    return Change(message, "fail", outcome.reason, {"attempts": attempts, "next_attempt_at": None})
+
+
+class _Limits:
+    """Quiet hours, throttle and time zone per site, and the recipients' recent SMS and e-mails, read once
+    per batch."""
+
+    def __init__(self, session: Session, claimed: list, now: datetime):
+        self.by_site: dict[tuple[str, str | None], tuple] = {}
+        recipients = {m.recipient_id for m in claimed if m.channel in ("sms", "email")}
+        self.sent_last_hour = defaultdict(int, session.execute(
+            select(Message.recipient_id, func.count()).where(
+                Message.recipient_id.in_(recipients), Message.sent_at >= now - timedelta(hours=1),
+                Message.channel.in_(("sms", "email")), Message.category.not_in(rules.EXEMPT))
+            .group_by(Message.recipient_id)).all() if recipients else [])
+
+    def of(self, session: Session, message) -> tuple:
+        key = (message.organization_id, message.site_id)
+        if key not in self.by_site:
+            zone = session.scalar(select(Site.time_zone).where(Site.site_id == message.site_id)) \
+                if message.site_id else None
+            self.by_site[key] = (
+                policy.value(session, chassis, message.organization_id, message.site_id, rules.QUIET_HOURS),
+                zone or rules.DEFAULT_ZONE,
+                int(policy.value(session, chassis, message.organization_id, message.site_id, rules.THROTTLE_PER_HOUR)),
+            )
+        return self.by_site[key]
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
