@@ -1,4 +1,4 @@
-"""Greetings (NTF-7): a welcome when someone moves in, and birthday greetings from a daily job.
+"""Greetings (NTF-7): a welcome when a move-in is accepted (SPEC §7), and birthday greetings from a daily job.
 
 The birthday job may run as often as it likes: the cause of a greeting is (person, year), so each person
 is greeted once a year whichever worker runs it and however often.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from psp.occupants.v1.people_pb2 import OccupancyStarted
+from psp.occupants.v1.movein_pb2 import MoveInAccepted
 from sqlalchemy import extract, select
 from sqlalchemy.orm import sessionmaker
 
@@ -20,13 +20,13 @@ from services.notifications.recipients import rules as recipients
 from services.notifications.recipients.tables import Site, Unit
 
 
-@handlers.on(OccupancyStarted)
+@handlers.on(MoveInAccepted)
 def welcome(session, event):
-    occupancy = event.payload
-    unit = session.get(Unit, occupancy.unit_id)
-    enqueue(session, Cause.of_event(event), organization_id=event.organization_id, site_id=occupancy.site_id,
+    move_in = event.payload
+    unit = session.get(Unit, move_in.unit_id)
+    enqueue(session, Cause.of_event(event), organization_id=event.organization_id, site_id=move_in.site_id,
             category="greetings", template_kind="welcome", data={"unit": unit.number if unit else ""},
-            targets=recipients.person(session, event.organization_id, occupancy.person_id))
+            targets=recipients.person(session, event.organization_id, move_in.person_id))
 
 
 def greet_birthdays(sessions: sessionmaker, now: datetime | None = None) -> int:
