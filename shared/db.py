@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import Engine, MetaData, create_engine, event, make_url, text
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import sessionmaker
 
 # Stable constraint names, so Alembic migrations can drop and alter them on every backend.
@@ -25,9 +26,9 @@ def new_metadata() -> MetaData:
 
 
 def make_engine(url: str, pre_ping: bool = True) -> Engine:
-    """`pre_ping` tests each pooled connection before use, a round trip per checkout, so a request after a
-    database restart does not fail on a stale connection. Workers go without: they retry a failed batch
-    anyway, and SQLAlchemy drops the whole pool at the first disconnect it sees."""
+    """`pre_ping` tests a pooled connection that has been idle before use (see `_ping_when_idle`), so a
+    request after a database restart does not fail on a stale connection. Workers go without: they retry a
+    failed batch anyway, and SQLAlchemy drops the whole pool at the first disconnect it sees."""
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -35,7 +36,33 @@ def make_engine(url: str, pre_ping: bool = True) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         _make_sqlite_transactional(engine)
         return engine
-    return create_engine(url, pool_pre_ping=pre_ping, pool_size=5, max_overflow=10, pool_recycle=1800)
+    engine = create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800)
+    if pre_ping:
+        _ping_when_idle(engine)
+    return engine
+
+
+# A connection back in use within this many seconds of its last use is taken as alive (HikariCP's
+# aliveBypassWindowMs): a dead server would have failed that use, and the pool was dropped then.
+ALIVE_BYPASS_SECONDS = 0.5
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a connection before use only when it has been idle; a busy API saves a round trip a request."""
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _last_used(_dbapi_connection, record):
+        record.info["last_used"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _alive(dbapi_connection, record, _proxy):
+        if time.monotonic() - record.info.get("last_used", 0.0) < ALIVE_BYPASS_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"pooled connection is dead: {exc}") from exc  # the pool reconnects
 
 
 def _make_sqlite_transactional(engine: Engine) -> None:

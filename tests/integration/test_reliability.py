@@ -14,6 +14,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 
+from shared import db
 from shared.bus.connection import connect
 from shared.bus.parking import list_dead_letters, replay_dead_letters
 from shared.config import Settings
@@ -135,6 +136,23 @@ def test_database_down_answers_503_then_recovers_without_a_restart(platform_env,
             wait_until(lambda: client.get("/v1/sites", headers=bearer()).status_code == 200, timeout=15,
                        what="recovery")
             assert client.get("/readyz").status_code == 200
+    finally:
+        proxy.stop()
+
+
+def test_a_pooled_connection_cut_while_idle_is_replaced_before_the_next_request(platform_env, monkeypatch):
+    """The database restarted while the API was quiet: the first request after it is answered, not 503."""
+    proxy = TcpProxy(5432)
+    proxy.start()
+    monkeypatch.setenv("OCCUPANTS_DATABASE_URL",
+                       platform_env["occupants"].replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}"))
+    try:
+        with occupants_client() as client:
+            assert client.get("/v1/sites", headers=bearer()).status_code == 200
+            proxy.stop()  # drops the pooled connection's socket
+            proxy.start()
+            time.sleep(db.ALIVE_BYPASS_SECONDS + 0.2)
+            assert client.get("/v1/sites", headers=bearer()).status_code == 200
     finally:
         proxy.stop()
 
