@@ -47,6 +47,11 @@ def late_fee(amount: Decimal, days_overdue: int, rate: Decimal, grace_days: int)
     return to_fen(amount * rate * max(days_overdue - grace_days, 0))
 
 
+def full_months(since: date, today: date) -> int:
+    """Whole months from `since` to `today`: 31 January to 2 May is three."""
+    return (today.year - since.year) * 12 + today.month - since.month - (today.day < since.day)
+
+
 def take_due_steps(sessions: sessionmaker, now: datetime | None = None) -> int:
     """Every due step of every overdue account, each once. Answers how many were taken."""
     now = now or utcnow()
@@ -99,7 +104,7 @@ def _publish(session: Session, account: Account, row: dict, today: date) -> None
     event = ArrearsStepTaken(
         step_id=row["id"], site_id=account.site_id, unit_id=account.unit_id, person_id=account.person_id,
         step=row["step"], amount_overdue=str(row["amount_overdue"]), currency=CURRENCY,
-        months_overdue=(today.year - row["overdue_since"].year) * 12 + today.month - row["overdue_since"].month,
+        months_overdue=full_months(row["overdue_since"], today),
         late_fee=str(row["late_fee"]) if row["step"] == "late_fee" else "")
     event.overdue_since.FromDatetime(overdue_at.astimezone(timezone.utc))
     event.taken_at.FromDatetime(row["taken_at"])

@@ -6,7 +6,7 @@ import re
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, String
-from apiflask.validators import Length, OneOf, Regexp
+from apiflask.validators import Length, OneOf
 from sqlalchemy import select
 
 from services.billing.catalogue import rules

@@ -30,7 +30,7 @@ from shared.auth import auth, principal, require_role_at
 from shared.fields import DecimalString, UtcDateTime
 from shared.idempotency import idempotent
 from shared.paging import PageQuery, keyset_page, page_of
-from shared.problems import PROBLEM_JSON, Problem, from_validation, not_found
+from shared.problems import PROBLEM_JSON, Problem, from_validation
 from shared.web import db_session, get_referenced, get_visible
 
 api = APIBlueprint("ledger", __name__, url_prefix="/v1")

@@ -15,7 +15,7 @@ from psp.occupants.v1.charges_pb2 import ChargesRequested, RequestedCharge
 from sqlalchemy import func, select
 
 from services.billing.ledger import rules
-from services.billing.ledger.tables import Account, Allocation, Charge, Credit, Payment
+from services.billing.ledger.tables import Allocation, Charge, Credit, Payment
 from services.billing.models import chassis
 from shared import policy
 from tests.conftest import ORG_A, ORG_B, bearer
