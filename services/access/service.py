@@ -9,6 +9,7 @@ from services.access.models import Base, chassis
 from services.access.passes import tables as _passes_tables  # noqa: F401
 from services.access.places import handlers as _places_handlers  # noqa: F401  (registers the handlers)
 from services.access.places import tables as _places_tables  # noqa: F401
+from services.access.systems import wiring as systems
 from shared.service import ScheduledJob, Service
 
 SERVICE = Service(
@@ -18,5 +19,5 @@ SERVICE = Service(
     tables=chassis,
     handlers=handlers,
     migrations=Path(__file__).parent / "migrations",
-    jobs=(),
+    jobs=(*systems.JOBS,),
 )

@@ -1,0 +1,192 @@
+"""Registered access-control systems (ACC-5, ACC-6): registration, door mapping, and what each system must
+hold after every grant and revocation.
+
+Each (system, credential) pair has one sync row holding the latest change; the push job (`sync.py`) takes
+it to the system. A grant goes to the systems that have at least one of the pass's doors mapped; a
+revocation goes to every system of the organization, whether it was told of the grant or not, so a card
+enrolled by hand or by an older platform stops opening doors too.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timezone
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from services.access.models import chassis
+from services.access.systems.tables import AccessSystem, SyncState, SystemDoor
+from shared import audit, bulk, policy
+from shared.problems import Problem, unprocessable
+
+ADAPTERS = ("webhook", "hikvision")
+STATES = ("active", "disabled")
+SYNC_STATES = ("pending", "sent", "acknowledged", "failed")
+ACTIONS = ("grant", "revoke")
+ENTITY = "access_system"
+
+RETRY_BASE = policy.define("access.sync.retry_base_seconds", 1,
+                           "Seconds before the first retry of a change a system did not take; doubled each time.")
+RETRY_MAX = policy.define("access.sync.retry_max_seconds", 300,
+                          "The longest wait between two attempts to push a change to a system.")
+ACK_TIMEOUT = policy.define("access.sync.ack_timeout_seconds", 60,
+                            "Seconds a system that accepted a change for later (202) has to acknowledge it "
+                            "before the change is sent again.")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks secret: 32 random bytes, base64, with the `whsec_` prefix receivers expect."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def register(session: Session, *, organization_id: str, site_id: str, name: str, adapter: str, base_url: str,
+             username: str, password: str, time_zone: str, doors: list[dict], actor: str) -> tuple[AccessSystem, str]:
+    """A new system with its door mapping; answers it and the secret to give its installer (shown only now)."""
+    if adapter == "hikvision" and not (username and password):
+        raise unprocessable("password", "A Hikvision device needs the account (username and password) the "
+                                        "platform signs in with.")
+    secret = new_webhook_secret() if adapter == "webhook" else password
+    now = _now()
+    system = AccessSystem(id=str(uuid.uuid4()), organization_id=organization_id, site_id=site_id, name=name,
+                          adapter=adapter, base_url=base_url.rstrip("/"), secret=secret, username=username,
+                          time_zone=time_zone, state="active", disabled_reason="", last_event_serial=0,
+                          created_by=actor, created_at=now, updated_at=now)
+    session.add(system)
+    session.flush()
+    _replace_doors(session, system, doors)
+    audit.record_for(session, chassis.audit_log, system, entity=ENTITY, action="register", actor=actor,
+                     to_state="active", data={"adapter": adapter, "doors": len(doors)})
+    return system, (secret if adapter == "webhook" else "")
+
+
+def map_doors(session: Session, system: AccessSystem, doors: list[dict], *, actor: str) -> int:
+    """Replace the system's door mapping and push everything again, since what each pass opens there may
+    have changed. Answers how many changes were queued."""
+    before = len(doors_of(session, system.id))
+    _replace_doors(session, system, doors)
+    audit.record_for(session, chassis.audit_log, system, entity=ENTITY, action="map_doors", actor=actor,
+                     data={"doors_before": before, "doors": len(doors)})
+    return resync(session, system, actor=actor, reason="door mapping changed")
+
+
+def _replace_doors(session: Session, system: AccessSystem, doors: list[dict]) -> None:
+    _refuse_duplicates(doors, "door_id")
+    _refuse_duplicates(doors, "system_door_id")
+    session.query(SystemDoor).filter(SystemDoor.system_id == system.id).delete()
+    session.add_all(SystemDoor(system_id=system.id, door_id=door["door_id"], system_door_id=door["system_door_id"])
+                    for door in doors)
+    session.flush()
+
+
+def _refuse_duplicates(doors: list[dict], key: str) -> None:
+    seen = set()
+    for index, door in enumerate(doors):
+        if door[key] in seen:
+            raise unprocessable(f"doors.{index}.{key}", f"{door[key]} is mapped twice.")
+        seen.add(door[key])
+
+
+def doors_of(session: Session, system_id: str) -> dict[str, str]:
+    """{platform door id: the system's door id}."""
+    return dict(session.execute(select(SystemDoor.door_id, SystemDoor.system_door_id)
+                                .where(SystemDoor.system_id == system_id)).all())
+
+
+def resync(session: Session, system: AccessSystem, *, actor: str, reason: str = "") -> int:
+    """Queue every credential the system should know about again, as a new change (a system that lost its
+    memory, or was offline too long, gets the whole state). Answers how many."""
+    rows = session.scalars(select(SyncState.id).where(SyncState.system_id == system.id)).all()
+    now = _now()
+    for row_id in rows:
+        session.execute(update(SyncState).where(SyncState.id == row_id).values(
+            change_id=str(uuid.uuid4()), state="pending", reason="resync", attempts=0, next_attempt_at=now,
+            sent_at=None, acknowledged_at=None, updated_at=now))
+    audit.record_for(session, chassis.audit_log, system, entity=ENTITY, action="resync", actor=actor, reason=reason,
+                     data={"queued": len(rows)})
+    return len(rows)
+
+
+def set_state(session: Session, system: AccessSystem, state: str, *, actor: str, reason: str) -> None:
+    """Disable a system (nothing is pushed to it) or enable it again (everything is pushed again)."""
+    if system.state == state:
+        raise Problem(409, "Conflict", f"The system is {state} already.", extra={"state": system.state})
+    before, system.state = system.state, state
+    system.disabled_reason = reason if state == "disabled" else ""
+    system.updated_at = _now()
+    audit.record_for(session, chassis.audit_log, system, entity=ENTITY,
+                     action="disable" if state == "disabled" else "enable",
+                     actor=actor, from_state=before, to_state=state, reason=reason)
+    if state == "active":
+        resync(session, system, actor=actor, reason="enabled")
+
+
+# -- changes from passes ------------------------------------------------------------------------------------
+
+def record_changes(session: Session, organization_id: str, changes: Iterable[dict]) -> int:
+    """Sync rows for passes issued or revoked, one per (system, credential) concerned, each the latest
+    change of its credential. A change older than the one a row holds (an event redelivered late) is
+    dropped. Answers how many rows were queued.
+
+    A change is {"action", "pass_id", "site_id", "credential", "changed_at", "grant": {…, "door_ids"}}.
+    """
+    systems = session.scalars(select(AccessSystem).where(AccessSystem.organization_id == organization_id)).all()
+    if not systems:
+        return 0
+    mapped = {system.id: set(doors_of(session, system.id)) for system in systems}
+    latest: dict[tuple[str, str], dict] = {}
+    for change in changes:
+        for system in systems:
+            if change["action"] == "grant" and not mapped[system.id].intersection(change["grant"]["door_ids"]):
+                continue
+            latest[(system.id, change["credential"])] = _row(system, change)
+    held = {(row.system_id, row.credential): row for row in session.execute(
+        select(SyncState.id, SyncState.system_id, SyncState.credential, SyncState.changed_at).where(
+            SyncState.system_id.in_(mapped), SyncState.credential.in_({key[1] for key in latest})))}
+    rows = []
+    for key, row in latest.items():
+        if key in held:
+            if utc(held[key].changed_at) > row["changed_at"]:
+                continue
+            row["id"] = held[key].id  # the row keeps its id across changes
+        rows.append(row)
+    rows += _revocations_of_replaced_credentials(session, latest)
+    bulk.insert(session, SyncState.__table__, rows, update_on=("system_id", "credential"))
+    return len(rows)
+
+
+def _revocations_of_replaced_credentials(session: Session, latest: dict[tuple[str, str], dict]) -> list[dict]:
+    """A pass issued again with another card: the old card must stop opening doors on every system."""
+    granted = {(row["system_id"], row["pass_id"]): row for row in latest.values() if row["action"] == "grant"}
+    if not granted:
+        return []
+    old = session.execute(select(SyncState).where(
+        SyncState.pass_id.in_({key[1] for key in granted}), SyncState.action == "grant")).scalars().all()
+    revocations = []
+    for row in old:
+        new = granted.get((row.system_id, row.pass_id))
+        if new and new["credential"] != row.credential and (row.system_id, row.credential) not in latest:
+            revocations.append({**new, "id": row.id, "change_id": str(uuid.uuid4()), "credential": row.credential,
+                                "action": "revoke", "grant": row.grant})
+    return revocations
+
+
+def _row(system: AccessSystem, change: dict) -> dict:
+    now = _now()
+    return {"id": str(uuid.uuid4()), "organization_id": system.organization_id, "site_id": change["site_id"],
+            "system_id": system.id, "credential": change["credential"], "pass_id": change["pass_id"],
+            "action": change["action"], "grant": change["grant"], "change_id": str(uuid.uuid4()),
+            "changed_at": change["changed_at"], "state": "pending", "reason": "", "attempts": 0,
+            "next_attempt_at": now, "sent_at": None, "acknowledged_at": None, "updated_at": now}
+
+
+def utc(instant: datetime) -> datetime:
+    """SQLite gives back naive UTC times."""
+    return instant if instant.tzinfo else instant.replace(tzinfo=timezone.utc)

@@ -1,0 +1,134 @@
+"""A reference vendor-neutral door controller: a real HTTP server in a thread, the other end of the generic
+webhook adapter.
+
+It verifies each webhook's Standard Webhooks signature, refuses an old or future timestamp, applies a
+webhook id once (a replay of a seen id changes nothing), keeps its own allow-list from the grants and
+revocations, decides swipes from that list alone, and reports entries back to the platform signed with
+the same secret. Tests steer it into the troubles real endpoints have: failures, 429 with Retry-After,
+410, or accepting now and acknowledging later.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from standardwebhooks import Webhook, WebhookVerificationError
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+PASSED_TYPE = "psp.access.door_passed.v1"
+ACKNOWLEDGED_TYPE = "psp.access.acknowledged.v1"
+
+
+@dataclass
+class ReferenceController:
+    secret: str = ""
+    # Steering: statuses to answer before applying anything, in order (e.g. [503, 503], [429], [410]).
+    answers: deque = field(default_factory=deque)
+    retry_after: str = "1"
+    # Answer 202 and acknowledge later (through `acknowledge_pending`).
+    accept_later: bool = False
+    allow_list: dict = field(default_factory=dict)
+    applied: list = field(default_factory=list)
+    refused: list = field(default_factory=list)
+    replays: int = 0
+    seen_ids: set = field(default_factory=set)
+    pending_acks: list = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # -- the server --------------------------------------------------------------------------------------
+
+    def start(self) -> str:
+        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self.url
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_port}/hooks"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+
+    def _wsgi(self, environ, start_response):
+        return self._receive(Request(environ))(environ, start_response)
+
+    def _receive(self, request: Request) -> Response:
+        body = request.get_data()
+        try:
+            Webhook(self.secret).verify(body, dict(request.headers), json_parse=False)
+        except (WebhookVerificationError, ValueError) as exc:
+            with self.lock:
+                self.refused.append(str(exc))
+            return Response(str(exc), status=401)
+        with self.lock:
+            if self.answers:
+                status = self.answers.popleft()
+                headers = {"Retry-After": self.retry_after} if status == 429 else {}
+                return Response("", status=status, headers=headers)
+            message_id = request.headers["webhook-id"]
+            if message_id in self.seen_ids:
+                self.replays += 1
+                return Response("", status=200)
+            self.seen_ids.add(message_id)
+            self._apply(json.loads(body))
+            if self.accept_later:
+                self.pending_acks.append(message_id)
+                return Response("", status=202)
+        return Response("", status=204)
+
+    def _apply(self, event: dict) -> None:
+        data = event["data"]
+        if event["type"] == "psp.access.grant.v1":
+            self.allow_list[data["credential"]] = data
+        else:
+            self.allow_list.pop(data["credential"], None)
+        self.applied.append((time.monotonic(), event))
+
+    # -- what a reader at a door does ----------------------------------------------------------------------
+
+    def allows(self, credential: str, door: str, at: datetime | None = None) -> bool:
+        """The controller's own decision, offline: on its list, for this door, within the window."""
+        at = at or datetime.now(timezone.utc)
+        grant = self.allow_list.get(credential)
+        return bool(grant and door in grant["doors"]
+                    and datetime.fromisoformat(grant["valid_from"]) <= at < datetime.fromisoformat(grant["valid_until"]))
+
+    def swipe(self, credential: str, door: str, direction: str = "entry", serial_no: str | None = None,
+              at: datetime | None = None) -> tuple[bytes, dict]:
+        """A swipe decided locally, as the signed request reporting it (body, headers) for the platform."""
+        at = at or datetime.now(timezone.utc)
+        return self.signed(PASSED_TYPE, {
+            "serial_no": serial_no or uuid.uuid4().hex, "credential": credential, "door": door,
+            "direction": direction, "outcome": "granted" if self.allows(credential, door, at) else "denied",
+            "occurred_at": at.isoformat()})
+
+    def acknowledge_pending(self) -> tuple[bytes, dict]:
+        """The late acknowledgement of every change answered with 202, as a signed request."""
+        with self.lock:
+            ids, self.pending_acks = self.pending_acks, []
+        return self.signed(ACKNOWLEDGED_TYPE, {"change_ids": ids})
+
+    def signed(self, event_type: str, data: dict, at: datetime | None = None) -> tuple[bytes, dict]:
+        at = at or datetime.now(timezone.utc)
+        message_id = str(uuid.uuid4())
+        body = json.dumps({"specversion": "1.0", "id": message_id, "source": "/reference-controller",
+                           "type": event_type, "time": at.isoformat(), "datacontenttype": "application/json",
+                           "data": data}).encode()
+        headers = {"Content-Type": "application/cloudevents+json", "webhook-id": message_id,
+                   "webhook-timestamp": str(int(at.timestamp())),
+                   "webhook-signature": Webhook(self.secret).sign(message_id, at, body.decode())}
+        return body, headers
+
+    def revoked_at(self, credential: str) -> float | None:
+        """When (monotonic) the controller applied the latest revocation of this credential."""
+        with self.lock:
+            return next((at for at, event in reversed(self.applied)
+                         if event["type"] == "psp.access.revoke.v1" and event["data"]["credential"] == credential),
+                        None)
