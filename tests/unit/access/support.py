@@ -10,12 +10,21 @@ from psp.occupants.v1.places_pb2 import BuildingRegistered, SiteRegistered, Unit
 
 from services.access.service import SERVICE
 from shared.bus.envelope import event_type_of, new_envelope, unpack
-from tests.conftest import ORG_A
+from shared import auth
+from shared.config import Settings
+from tests.conftest import ORG_A, SECRET
 from tests.support.tickets import staff
 
 FRONT_DESK = staff("cs-wang")
 SUPERVISOR = staff("cs-li", roles=("cs_supervisor",))
 TECHNICIAN = staff("tech-zhao", roles=("technician",))
+
+
+def machine(subject: str = "reader-1", org: str = ORG_A, sites=("*",)) -> dict:
+    """A door reader's machine credentials."""
+    token = auth.mint(Settings(AUTH_JWT_SECRET=SECRET), subject=subject, organization_id=org, roles=[],
+                      sites=list(sites), machine=True)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def sessions_of(client):
