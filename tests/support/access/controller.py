@@ -38,6 +38,8 @@ class ReferenceController:
     applied: list = field(default_factory=list)
     refused: list = field(default_factory=list)
     replays: int = 0
+    # (monotonic time, status) of every request.
+    answered: list = field(default_factory=list)
     seen_ids: set = field(default_factory=set)
     pending_acks: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -60,6 +62,12 @@ class ReferenceController:
         return self._receive(Request(environ))(environ, start_response)
 
     def _receive(self, request: Request) -> Response:
+        response = self._handle(request)
+        with self.lock:
+            self.answered.append((time.monotonic(), response.status_code))
+        return response
+
+    def _handle(self, request: Request) -> Response:
         body = request.get_data()
         try:
             Webhook(self.secret).verify(body, dict(request.headers), json_parse=False)
