@@ -4,6 +4,7 @@ SMS gateway that answers as told and posts signed delivery reports back."""
 from __future__ import annotations
 
 import email
+import email.policy
 import json
 import logging
 import socket
@@ -43,7 +44,7 @@ class _Collector:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        parsed = email.message_from_bytes(envelope.content)
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.messages.append(parsed)
         return "250 Message accepted for delivery"
