@@ -5,6 +5,7 @@ message naming the value."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import helm_python as helm
@@ -296,19 +297,34 @@ def test_alert_thresholds_come_from_values():
     assert [r for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r] == alerts
 
 
+def _services_own_boards(service: str) -> dict[str, str]:
+    """A service's own dashboards (files/dashboards/<service>-<board>.json): title by board name."""
+    return {path.stem: json.loads(path.read_text())["title"]
+            for path in sorted((CHART / "files" / "dashboards").glob(f"{service}-*.json"))}
+
+
 def test_dashboards_are_configmaps_for_the_grafana_sidecar():
     docs = manifests({})
     boards = {name: cm for name, cm in by_kind(docs, "ConfigMap").items() if "dashboard" in name}
-    assert sorted(boards) == sorted(["psp-dashboard-overview"] + [f"psp-dashboard-{s}" for s in SERVICES])
+    own = {board: title for s in SERVICES for board, title in _services_own_boards(s).items()}
+    assert "ticketing-desk" in own
+    assert sorted(boards) == sorted(["psp-dashboard-overview"] + [f"psp-dashboard-{s}" for s in SERVICES]
+                                    + [f"psp-dashboard-{board}" for board in own])
     assert all(cm["metadata"]["labels"]["grafana_dashboard"] == "1" for cm in boards.values())
     queries = dashboard_queries(docs)
     assert set(queries) == {"Property service platform / Overview"} | {f"Property service platform / {s}"
-                                                                       for s in SERVICES}
+                                                                       for s in SERVICES} | set(own.values())
     for title, exprs in queries.items():
         assert exprs, title
         assert not any("__SERVICE__" in e for e in exprs), title
         for expr in exprs:
             assert metrics_read_by(expr), (title, expr)
+
+
+def test_a_disabled_services_own_dashboards_are_left_out():
+    docs = manifests({"services": {"ticketing": {"enabled": False}}})
+    boards = {name for name in by_kind(docs, "ConfigMap") if "dashboard" in name}
+    assert "psp-dashboard-ticketing-desk" not in boards and "psp-dashboard-occupants" in boards
 
 
 def test_readme_documents_every_value():

@@ -11,13 +11,14 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import REGISTRY
 from psp.billing.v1.accounts_pb2 import ArrearsStepTaken
 from psp.ticketing.v1.repairs_pb2 import DailyReviewCompiled, ProgressNoticeIssued
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from services.ticketing import demo
 from services.ticketing.models import chassis
 from services.ticketing.people.tables import Unit
 from services.ticketing.review import rules as review
 from services.ticketing.review.tables import CompiledReview
+from services.ticketing.sla.firing import fire_due, observe_backlog
 from services.ticketing.sla.tables import Deadline, StaffMember
 from services.ticketing.tickets.rules import TYPES
 from services.ticketing.tickets.tables import Ticket
@@ -72,6 +73,29 @@ def test_tickets_opened_and_closed_are_counted_by_type_once_committed(ticketing,
     ok(act(ticketing, create(ticketing, complaint(known)), "declare_invalid", reason="Street works; explained."))
     assert counted("tickets_closed_total", type="complaint", state="invalid") == invalid + 1
     assert counted("tickets_opened_total", type="complaint") >= 1
+
+
+def test_due_deadlines_pending_and_the_oldest_overdue_come_from_the_firing_index(ticketing, known):
+    sessions = _state(ticketing).sessions
+    ticket = create(ticketing, complaint(known))
+    observe_backlog(sessions)
+    assert counted("ticket_sla_due_pending") == 0 and counted("ticket_sla_oldest_overdue_seconds") == 0
+    with sessions() as session, session.begin():
+        session.execute(update(Deadline).where(Deadline.ticket_id == ticket["id"])
+                        .values(next_fire_at=datetime.now(timezone.utc) - timedelta(minutes=2)))
+        stages = len(session.scalars(select(Deadline.id).where(Deadline.ticket_id == ticket["id"])).all())
+    observe_backlog(sessions)
+    assert counted("ticket_sla_due_pending") == stages
+    assert 120 <= counted("ticket_sla_oldest_overdue_seconds") < 180
+    assert fire_due(sessions) == stages
+    observe_backlog(sessions)
+    assert counted("ticket_sla_due_pending") == 0
+    # The query reads the index on next_fire_at, never the table.
+    with sessions() as session:
+        plan = " ".join(str(row[-1]) for row in session.execute(text(
+            "EXPLAIN QUERY PLAN SELECT count(*), min(next_fire_at) FROM sla_deadlines WHERE next_fire_at <= :now"),
+            {"now": datetime.now(timezone.utc)}))
+    assert "USING COVERING INDEX ix_sla_deadlines_next_fire_at" in plan, plan
 
 
 # -- the daily review --------------------------------------------------------------------------------------
