@@ -4,8 +4,6 @@ of one unit at once each leave one."""
 
 from __future__ import annotations
 
-import threading
-import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -14,61 +12,18 @@ from sqlalchemy import func, select
 
 from services.ticketing.visits.tables import ReturnVisit, ReturnVisitSampling, SurveyResponse
 from tests.conftest import running_workers, wait_until
-from tests.support.tickets import a_person, a_unit, deliver, staff
+from tests.integration.ticketing.test_repairs import CS, SITE, _state, at_once, known, ok, ticketing  # noqa: F401 (fixtures)
+from tests.support.tickets import staff
 
 pytestmark = pytest.mark.integration
 
-SITE = str(uuid.uuid4())
-CS = staff("cs-wang", roles=(), sites=(), site_roles={SITE: ["cs_specialist"]})
 SUPERVISOR = staff("cs-li", roles=(), sites=(), site_roles={SITE: ["cs_supervisor"]})
 MANAGER = staff("sm-sun", roles=(), sites=(), site_roles={SITE: ["site_manager"]})
-
-
-@pytest.fixture
-def ticketing(platform_env):
-    from services.ticketing.app import create_app
-
-    app = create_app()
-    try:
-        yield app.test_client()
-    finally:
-        app.extensions["psp"].engine.dispose()
-
-
-def ok(response, status=200):
-    assert response.status_code == status, response.get_json()
-    return response.get_json()
-
-
-def _state(client):
-    return client.application.extensions["psp"]
 
 
 def count(client, what, *where) -> int:
     with _state(client).sessions() as session:
         return session.scalar(select(func.count()).select_from(what).where(*where))
-
-
-def at_once(count: int, request) -> list[int]:
-    statuses, start = [], threading.Barrier(count)
-
-    def run(n):
-        start.wait()
-        statuses.append(request(n).status_code)
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sorted(statuses)
-
-
-@pytest.fixture
-def known(ticketing):
-    unit, person = a_unit(SITE), a_person(SITE)
-    deliver(_state(ticketing).sessions, unit, person)
-    return {"unit_id": unit.unit_id, "reporter_id": person.person_id}
 
 
 def test_a_resolved_leak_repair_is_visited_once_over_the_bus_and_recorded_once(ticketing, known):

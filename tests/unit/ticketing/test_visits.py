@@ -18,6 +18,7 @@ from services.ticketing.visits.tables import ReturnVisit
 from tests.conftest import ORG_B
 from tests.support.outbox import published
 from tests.support.tickets import a_person, a_unit, deliver, staff
+from tests.unit.ticketing.test_repairs import _state, ok, refused
 
 SITE = str(uuid.uuid4())
 OTHER_SITE = str(uuid.uuid4())
@@ -27,24 +28,6 @@ MANAGER = staff("sm-sun", roles=(), sites=(), site_roles={SITE: ["site_manager"]
 TECH = staff("tech-zhao", roles=(), sites=(), site_roles={SITE: ["technician"]})
 FOREIGN = staff("cs-other", roles=("cs_supervisor",), org=ORG_B)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def ok(response, status=200):
-    assert response.status_code == status, response.get_json()
-    return response.get_json()
-
-
-def refused(response, status, field=None):
-    assert response.status_code == status, response.get_json()
-    assert response.content_type == "application/problem+json"
-    body = response.get_json()
-    if field is not None:
-        assert body.get("field") == field or field in [e.get("field") for e in body.get("errors", [])], body
-    return body
-
-
-def _state(client):
-    return client.application.extensions["psp"]
 
 
 @pytest.fixture
