@@ -23,7 +23,7 @@ from services.billing.ledger import rules
 from services.billing.ledger.tables import Account, Allocation, Charge, Payment, PaymentGateway, WebhookDelivery
 from services.billing.models import utcnow
 from services.billing.places.api import site_row
-from services.billing.places.rules import payers_of, time_zone
+from services.billing.places.rules import time_zone
 from services.billing.places.tables import Payer, Unit
 from services.billing.roles import COLLECTORS, EDITORS, VOIDERS
 from shared.auth import auth, principal, require_role_at
@@ -78,7 +78,8 @@ class ChargeQuery(PageQuery):
 class PaymentIn(Schema):
     unit_id = String(required=True, validate=Length(36, 36))
     person_id = String(load_default=None, validate=Length(36, 36), metadata={
-        "description": "Who pays; absent: the unit's payer (its owner, else its tenant)."})
+        "description": "Who pays; absent: whoever owes the unit's oldest open charge, else its payer (owner, "
+                       "else tenant)."})
     amount = DecimalString(required=True, places=2, max_digits=12, minimum=0, exclusive_minimum=True)
     method = String(required=True, validate=OneOf(("counter", "door_to_door")))
     reference = String(required=True, validate=Length(1, 100), metadata={
@@ -210,7 +211,7 @@ def _payer_account(unit_id: str, person_id: str | None, field: str = "unit_id") 
     unit = get_referenced(Unit, unit_id, field, "unit")
     session = db_session()
     if person_id is None:
-        person_id = payers_of(session, [unit.unit_id]).get(unit.unit_id, "")
+        person_id = rules.default_payer(session, unit.unit_id)
     else:
         get_referenced(Payer, person_id, "person_id", "payer")
     return rules.account_of(session, unit.organization_id, unit.site_id, unit.unit_id, person_id)
@@ -406,7 +407,7 @@ def payment_webhook(gateway_id):
     unit = session.get(Unit, paid["unit_id"])
     if unit is None or unit.organization_id != gateway.organization_id or unit.site_id != gateway.site_id:
         raise Problem(422, "Unprocessable Content", "No such unit at the gateway's site.", field="data.unit_id")
-    person_id = paid["person_id"] or payers_of(session, [unit.unit_id]).get(unit.unit_id, "")
+    person_id = paid["person_id"] or rules.default_payer(session, unit.unit_id)
     account = rules.account_of(session, unit.organization_id, unit.site_id, unit.unit_id, person_id)
     return rules.post_payment(session, account, amount=paid["amount"], method="online", reference=paid["reference"],
                               actor=f"gateway:{gateway.name}", paid_at=paid["paid_at"])

@@ -22,6 +22,7 @@ from services.billing.ledger import events
 from services.billing.ledger.tables import (
     Account, Allocation, Charge, ChargeRequest, Credit, Payment, ReceiptCounter)
 from services.billing.models import CURRENCY, chassis, new_id, utcnow
+from services.billing.places.rules import payers_of
 from shared import audit, bulk, policy
 from shared.bus.outbox import record
 from shared.problems import Problem, unprocessable
@@ -51,6 +52,14 @@ def open_accounts(session: Session, rows: Iterable[tuple[str, str, str, str]]) -
 def account_of(session: Session, organization_id: str, site_id: str, unit_id: str, person_id: str) -> Account:
     open_accounts(session, [(organization_id, site_id, unit_id, person_id)])
     return session.get(Account, account_id(unit_id, person_id))
+
+
+def default_payer(session: Session, unit_id: str) -> str:
+    """Who pays at the unit when the payer is not named: whoever owes its oldest open charge (a newcomer's
+    move-in fees), else the unit's payer now."""
+    owing = session.scalar(select(Charge.person_id).where(Charge.unit_id == unit_id, Charge.state == "open")
+                           .order_by(Charge.due_on, Charge.created_at).limit(1))
+    return owing if owing is not None else payers_of(session, [unit_id]).get(unit_id, "")
 
 
 def charge_row(account: Account | tuple, *, key: str, item: str, amount: Decimal, period: str, description: str,

@@ -35,7 +35,8 @@ class Charge(Base):
     line, a work order, an after-hours registration."""
 
     __tablename__ = "charges"
-    __table_args__ = (Index("ix_charges_open", "account_id", "state"), Index("ix_charges_site_period", "site_id", "period"))
+    __table_args__ = (Index("ix_charges_open", "account_id", "state"), Index("ix_charges_unit_open", "unit_id", "state"),
+                      Index("ix_charges_site_period", "site_id", "period"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     key: Mapped[str] = mapped_column(String(160), unique=True)

@@ -2,7 +2,7 @@
 
 Revision ID: 63b4d2d2015e
 Revises: 64d02e9a12c5
-Create Date: 2026-12-01 16:45:41.917253
+Create Date: 2026-12-01 16:53:05.450718
 
 """
 from typing import Sequence, Union
@@ -229,6 +229,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_charges_open', ['account_id', 'state'], unique=False)
         batch_op.create_index('ix_charges_site_period', ['site_id', 'period'], unique=False)
         batch_op.create_index(batch_op.f('ix_charges_source_id'), ['source_id'], unique=False)
+        batch_op.create_index('ix_charges_unit_open', ['unit_id', 'state'], unique=False)
 
     op.create_table('credits',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -375,6 +376,7 @@ def downgrade() -> None:
 
     op.drop_table('credits')
     with op.batch_alter_table('charges', schema=None) as batch_op:
+        batch_op.drop_index('ix_charges_unit_open')
         batch_op.drop_index(batch_op.f('ix_charges_source_id'))
         batch_op.drop_index('ix_charges_site_period')
         batch_op.drop_index('ix_charges_open')
