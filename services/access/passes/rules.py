@@ -12,7 +12,7 @@ import secrets
 from datetime import datetime, timezone
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.access import changes
 from services.access.doors.rules import checked_doors, checked_zones, doors_of
@@ -160,3 +160,14 @@ def _refuse_credential_in_use(session: Session, organization_id: str, credential
     if held:
         raise Problem(409, "Conflict", "A live pass holds this credential already; revoke it first.",
                       field="credential")
+
+
+def expire_due(sessions: sessionmaker, batch: int = 500) -> int:
+    """Revoke live passes whose window has ended, so every registered system drops them too; answers how
+    many. The decision API refuses them from their end already (`expired`); this tidies the systems' lists.
+    SKIP LOCKED: workers running it at once never revoke one pass twice."""
+    with sessions() as session, session.begin():
+        due = session.scalars(select(Pass).where(Pass.state == LIVE, Pass.valid_until <= utcnow())
+                              .order_by(Pass.valid_until).limit(batch).with_for_update(skip_locked=True)).all()
+        return sum(revoke(session, p, reason_code="expired", actor=PLATFORM, reason="The pass's window ended.")
+                   for p in due)
