@@ -67,7 +67,7 @@ class WorkOrderQuery(PageQuery):
     ticket_id = _Id
     state = String(load_default=None, validate=OneOf(rules.WORK_ORDER.states))
     pool = Boolean(load_default=False, metadata={
-        "description": "Only the open orders waiting in the pool at the sites where the caller is a technician."})
+        "description": "Only the open orders waiting in the pool for a technician to take."})
     mine = Boolean(load_default=False, metadata={"description": "Only the orders the caller holds."})
 
 
@@ -152,13 +152,7 @@ def list_orders(query_data):
         if query_data[name]:
             stmt = stmt.where(getattr(WorkOrder, name) == query_data[name])
     if query_data["pool"]:
-        caller = principal()
-        sites = [site for site, roles in caller.site_roles.items() if rules.WORKERS.intersection(roles)]
-        if rules.WORKERS.intersection(caller.roles):
-            sites = None
         stmt = stmt.where(WorkOrder.state == rules.WORK_ORDER.initial)
-        if sites is not None:
-            stmt = stmt.where(WorkOrder.site_id.in_(sites))
     if query_data["mine"]:
         stmt = stmt.where(WorkOrder.technician_id == principal().subject)
     page = keyset_page(db_session(), stmt, (WorkOrder.created_at, WorkOrder.id), query_data)

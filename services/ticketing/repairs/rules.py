@@ -63,11 +63,12 @@ PLAIN_ACTIONS = tuple(action for action in WORK_ORDER.actions if action != "acce
 NEEDS_REASON = ("leave_unfinished", "refuse", "release", "cancel")
 # Steps only the technician holding the order takes.
 TECHNICIANS_OWN = ("check_in", "complete", "leave_unfinished")
-# What each step does to the order's ticket, where the ticket's lifecycle allows it: the ticket's dispatch and
-# arrival clocks are met by the work order's dispatch and the technician's check-in.
 DISPATCHING = ("assign", "take", "start_emergency")
+# What each step does to the order's ticket, where the ticket's lifecycle allows it: the ticket's dispatch and
+# arrival clocks are met by the work order's dispatch and the technician's check-in, and the ticket is resolved
+# when the occupant accepts the work (a refusal sends the work back, not the ticket).
 TICKET_FOLLOWS = {"assign": ("dispatch",), "take": ("dispatch",), "start_emergency": ("dispatch", "start"),
-                  "check_in": ("start",), "complete": ("resolve",)}
+                  "check_in": ("start",), "accept": ("resolve",)}
 
 # Months each item is under warranty from the unit's handover (建设工程质量管理条例 art. 40: waterproofing
 # five years; heating and cooling two seasons; wiring, pipes, equipment and fittings two years).
@@ -154,15 +155,18 @@ def _price(session: Session, order: WorkOrder, *, item, service_code, quantity) 
         months = warranty_items(session, order.organization_id, order.site_id)
         if item not in months:
             raise unprocessable("item", f"No such warranty item; the items are {', '.join(sorted(months))}.")
-        start = _handover(session, order)
         order.item = item
+        if order.unit_id is None:
+            if service_code is not None:
+                raise unprocessable("service_code", "Work in a public area is free: no occupant pays for it.")
+            return
+        start = _handover(session, order)
         order.warranty_until = _months_after(start, months[item]) if start is not None else None
         order.under_warranty = order.warranty_until is not None and utcnow() < order.warranty_until
-        if order.unit_id is None or order.under_warranty:
+        if order.under_warranty:
             if service_code is not None:
-                why = (f"under warranty until {order.warranty_until.date()}" if order.under_warranty
-                       else "in a public area")
-                raise unprocessable("service_code", f"The work is free: {why}.")
+                raise unprocessable("service_code", f"The work is free: under warranty until "
+                                                    f"{order.warranty_until.date()}.")
             return
     if service_code is None:
         since = f"since {order.warranty_until.date()}" if order.warranty_until else "(no handover on record)"
@@ -262,6 +266,7 @@ def accept(session: Session, order: WorkOrder, *, actor: str, roles, acceptance:
            {"acceptance": acceptance, "payer_id": payer_id, "amount": order.amount and str(order.amount)})
     if order.service_code is not None:
         _publish(session, order, events.work_accepted(order))
+    _follow_ticket(session, order, "accept", actor)
 
 
 def history(session: Session, order: WorkOrder) -> list:

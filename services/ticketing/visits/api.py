@@ -91,7 +91,7 @@ class VisitOut(Schema):
     ticket_number = String()
     reason = String(metadata={"enum": ["type", "category", "sampled"]})
     state = String(metadata={"enum": rules.RETURN_VISIT.states})
-    due_at = UtcDateTime(allow_none=True, metadata={"description": "The ticket's return_visit clock."})
+    due_at = UtcDateTime(metadata={"description": "The ticket's return_visit clock."})
     method = String(allow_none=True)
     rating = Integer(allow_none=True)
     satisfied = Boolean(allow_none=True)

@@ -16,13 +16,14 @@ import uuid
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.ticketing.models import chassis, utcnow
 from services.ticketing.people.tables import Reporter, Unit
 from services.ticketing.sla import clocks
+from services.ticketing.sla import targets as sla
 from services.ticketing.sla.tables import Deadline
 from services.ticketing.tickets import rules as tickets
 from services.ticketing.tickets.tables import Category, Ticket
@@ -70,7 +71,7 @@ _FROM_EVENTS = uuid.UUID("9b1e4c07-3f5a-4e2d-8c6b-71a0d2f95e38")
 
 def on_resolved(session: Session, organization_id: str, transitioned) -> ReturnVisit | None:
     """A ticket reached `resolved` (ticket.transitioned.v1): the return visit it is due by policy, with the
-    ticket's return_visit clock as its deadline. Its id follows from the resolution's, so a redelivered event
+    ticket's return_visit clock as its deadline (the repairs' default target for a type without one). Its id follows from the resolution's, so a redelivered event
     adds nothing, and a ticket resolved again after reopening is visited again."""
     resolved_at = transitioned.at.ToDatetime(timezone.utc)
     visit_id = str(uuid.uuid5(_FROM_EVENTS, f"{transitioned.ticket_id}/{resolved_at.isoformat()}"))
@@ -83,6 +84,9 @@ def on_resolved(session: Session, organization_id: str, transitioned) -> ReturnV
     due_at = session.scalar(select(Deadline.due_at).where(Deadline.ticket_id == ticket.id,
                                                           Deadline.stage == "return_visit",
                                                           Deadline.state.in_(clocks.OPEN)))
+    if due_at is None:  # the ticket's type has no return_visit clock: the repairs' default target
+        due_at = sla.due(clocks.site_calendar(session, ticket.site_id), sla.DEFAULTS["repair"]["return_visit"],
+                         resolved_at).due_at
     visit = ReturnVisit(id=visit_id, organization_id=organization_id, site_id=ticket.site_id, ticket_id=ticket.id,
                         ticket_number=ticket.number, reason=reason, state=RETURN_VISIT.initial, due_at=due_at)
     session.add(visit)

@@ -27,7 +27,7 @@ class ReturnVisit(Base):
     # Why the ticket gets one: its type or category always does, or it was sampled.
     reason: Mapped[str] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(String(20))
-    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     method: Mapped[str | None] = mapped_column(String(10))
     # 1 (very unsatisfied) … 5 (very satisfied).
     rating: Mapped[int | None] = mapped_column(Integer)

@@ -208,9 +208,16 @@ def test_assignment_dispatches_the_ticket_and_check_in_and_out_move_it_on(ticket
                            headers=CS), 409, "action")
     for action in ("check_in", "complete"):
         order = ok(step(ticketing, order, action))
+    order = ok(step(ticketing, order, "refuse", headers=CS, reason="仍然滴水 Still dripping"))
+    for action in ("check_in", "complete"):
+        order = ok(step(ticketing, order, action))
+    assert ticket_state(ticketing, ticket) == "in_progress"  # done, not yet accepted
+    order = ok(ticketing.post(f"/v1/work-orders/{order['id']}/acceptance", json={"acceptance": "confirmation"},
+                              headers=CS))
     assert ticket_state(ticketing, ticket) == "resolved"
-    actions = [entry["action"] for entry in ok(ticketing.get(f"/v1/work-orders/{order['id']}", headers=CS))["history"]]
-    assert actions == ["open", "assign", "check_in", "leave_unfinished", "check_in", "complete"]
+    actions = [entry["action"] for entry in order["history"]]
+    assert actions == ["open", "assign", "check_in", "leave_unfinished", "check_in", "complete", "refuse", "check_in",
+                       "complete", "accept"]
 
 
 def test_two_technicians_take_one_order_from_the_pool_and_the_second_is_told_it_is_taken(ticketing, site):

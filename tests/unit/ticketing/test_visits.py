@@ -93,6 +93,14 @@ def test_other_repairs_are_sampled_at_the_policys_rate(ticketing, known):
     assert not any(visits_of(ticketing, resolved(ticketing, known)) for _ in range(3))
 
 
+def test_a_type_without_a_return_visit_clock_is_due_by_the_repairs_default_target(ticketing, known):
+    admin = staff("gm", roles=("general_manager",))
+    ok(ticketing.put("/v1/policies/visits.always_types", json={"value": ["complaint", "help"]}, headers=admin))
+    ticket = resolved(ticketing, known, type="help", code="service.other")
+    [visit] = visits_of(ticketing, ticket)
+    assert visit["reason"] == "type" and datetime.fromisoformat(visit["due_at"]) > datetime.now(timezone.utc)
+
+
 # -- recording a visit -------------------------------------------------------------------------------------
 
 

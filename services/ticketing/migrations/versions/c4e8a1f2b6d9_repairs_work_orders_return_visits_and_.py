@@ -102,7 +102,7 @@ def upgrade() -> None:
     sa.Column('ticket_number', sa.String(length=40), nullable=False),
     sa.Column('reason', sa.String(length=20), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
-    sa.Column('due_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('method', sa.String(length=10), nullable=True),
     sa.Column('rating', sa.Integer(), nullable=True),
     sa.Column('satisfied', sa.Boolean(), nullable=True),
