@@ -45,7 +45,9 @@ SATISFIED_FROM = 4
 RETURN_VISIT = Workflow("return visit", "due", [
     Step("due", "visit", "visited", roles=CS),
     Step("due", "mark_unreachable", "unreachable", roles=CS),
-], final=("visited", "unreachable"))
+    # The ticket was closed without the visit task (on the ticket itself, or with a reason): nothing is due.
+    Step("due", "cancel", "cancelled"),
+], final=("visited", "unreachable", "cancelled"))
 SURVEY = Workflow("survey", "open", [Step("open", "close", "closed", roles=SURVEYORS)], final=("closed",))
 
 ALWAYS_TYPES = policy.define(
@@ -76,7 +78,7 @@ def on_resolved(session: Session, organization_id: str, transitioned) -> ReturnV
     resolved_at = transitioned.at.ToDatetime(timezone.utc)
     visit_id = str(uuid.uuid5(_FROM_EVENTS, f"{transitioned.ticket_id}/{resolved_at.isoformat()}"))
     ticket = session.get(Ticket, transitioned.ticket_id)
-    if session.get(ReturnVisit, visit_id) is not None or ticket is None:
+    if session.get(ReturnVisit, visit_id) is not None or ticket is None or ticket.state in tickets.TICKET.final:
         return None
     reason = why_visited(session, ticket)
     if reason is None:
@@ -93,6 +95,17 @@ def on_resolved(session: Session, organization_id: str, transitioned) -> ReturnV
     session.flush()
     _audit(session, visit, "schedule", tickets.PLATFORM, to_state=visit.state, data={"reason": reason})
     return visit
+
+
+def on_closed(session: Session, closed) -> None:
+    """A ticket closed (ticket.closed.v1) while its visit was still due: the visit is cancelled, on record."""
+    due = session.scalars(select(ReturnVisit).where(ReturnVisit.ticket_id == closed.ticket_id,
+                                                    ReturnVisit.state == RETURN_VISIT.initial)).all()
+    for visit in due:
+        step = RETURN_VISIT.step(visit.state, "cancel")
+        _move(session, visit, step)
+        _audit(session, visit, step.action, tickets.PLATFORM, f"The ticket was {closed.state}.", step.source,
+               step.target)
 
 
 def why_visited(session: Session, ticket: Ticket) -> str | None:

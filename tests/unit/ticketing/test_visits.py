@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from psp.ticketing.v1.tickets_pb2 import TicketTransitioned
+from psp.ticketing.v1.tickets_pb2 import TicketClosed, TicketTransitioned
 from sqlalchemy import select
 
 from services.ticketing.models import chassis
@@ -42,8 +42,9 @@ def category(client, code):
     return next(c["id"] for c in categories if c["code"] == code)
 
 
-def resolved(client, known, type="repair", code="repair.water"):
-    """A ticket taken to `resolved`, and its ticket.transitioned.v1 events delivered back to ticketing."""
+def resolved(client, known, type="repair", code="repair.water", delivered=True):
+    """A ticket taken to `resolved`, and (`delivered`) its ticket.transitioned.v1 events delivered back to
+    ticketing."""
     body = {"site_id": SITE, "type": type, "channel": "phone", "subject": "回访测试 Visit test", **known}
     body.update({"location": "in_unit"} if type == "repair" else {"tier": "minor"} if type == "complaint" else {})
     ticket = ok(client.post("/v1/tickets", json=body, headers=CS), 201)
@@ -51,7 +52,8 @@ def resolved(client, known, type="repair", code="repair.water"):
     ok(client.post(f"/v1/tickets/{ticket['id']}/classification", json=classification, headers=CS))
     for action in ("dispatch", "start", "resolve"):
         ticket = ok(client.post(f"/v1/tickets/{ticket['id']}/transitions", json={"action": action}, headers=CS))
-    redeliver(client, ticket["id"])
+    if delivered:
+        redeliver(client, ticket["id"])
     return ticket
 
 
@@ -99,6 +101,28 @@ def test_a_type_without_a_return_visit_clock_is_due_by_the_repairs_default_targe
     ticket = resolved(ticketing, known, type="help", code="service.other")
     [visit] = visits_of(ticketing, ticket)
     assert visit["reason"] == "type" and datetime.fromisoformat(visit["due_at"]) > datetime.now(timezone.utc)
+
+
+def test_a_ticket_closed_without_its_visit_task_is_due_none(ticketing, known):
+    ticket = resolved(ticketing, known, code="repair.leak")
+    url = f"/v1/tickets/{ticket['id']}"
+    for action in ("inform", "visit"):
+        ok(ticketing.post(f"{url}/transitions", json={"action": action}, headers=CS))
+    ok(ticketing.post(f"{url}/closure", json={"acceptance": "confirmation", "rating": 4}, headers=CS))
+    [closed] = [p for _, p in published(_state(ticketing).engine, chassis, TicketClosed) if p.ticket_id == ticket["id"]]
+    deliver(_state(ticketing).sessions, closed, closed)
+    [visit] = visits_of(ticketing, ticket)
+    assert visit["state"] == "cancelled"
+    assert [e["action"] for e in ok(ticketing.get(f"/v1/return-visits/{visit['id']}", headers=CS))["history"]] == [
+        "schedule", "cancel"]
+    refused(ticketing.post(f"/v1/return-visits/{visit['id']}/record", headers=CS,
+                           json={"method": "phone", "outcome": "satisfied", "rating": 4}), 409)
+
+    late = resolved(ticketing, known, code="repair.leak", delivered=False)
+    ok(ticketing.post(f"/v1/tickets/{late['id']}/closure", json={"acceptance": "confirmation", "rating": 5},
+                      headers=CS))
+    redeliver(ticketing, late["id"])  # the resolution handled after the closure: nothing is due
+    assert visits_of(ticketing, late) == []
 
 
 # -- recording a visit -------------------------------------------------------------------------------------
