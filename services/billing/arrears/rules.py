@@ -61,11 +61,11 @@ def take_due_steps(sessions: sessionmaker, now: datetime | None = None) -> int:
                                 .distinct()).all()
     for organization_id, site_id in sites:
         with sessions() as session, session.begin():
-            taken += _take_at_site(session, organization_id, site_id, now)
+            taken += take_at_site(session, organization_id, site_id, now)
     return taken
 
 
-def _take_at_site(session: Session, organization_id: str, site_id: str, now: datetime) -> int:
+def take_at_site(session: Session, organization_id: str, site_id: str, now: datetime) -> int:
     today = now.astimezone(time_zone(session, site_id)).date()
     ladder = {step: int(days) for step, days in dict(policy.value(
         session, chassis, organization_id, site_id, LADDER)).items() if step in STEPS}
