@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from services.ticketing.repairs import demo as repairs_demo
 from services.ticketing.tickets import demo as tickets_demo
+from services.ticketing.visits import demo as visits_demo
 
 
 def seed(session: Session, organization_id: str) -> None:
@@ -13,4 +15,8 @@ def seed(session: Session, organization_id: str) -> None:
 
 def seed_live(session: Session, organization_id: str) -> bool:
     """Tickets need the units and people occupants' events bring: False until they are here."""
-    return tickets_demo.seed_live(session, organization_id)
+    if not tickets_demo.seed_live(session, organization_id):
+        return False
+    repairs_demo.seed_live(session, organization_id)
+    visits_demo.seed_live(session, organization_id)
+    return True

@@ -14,11 +14,13 @@ from psp.occupants.v1.movein_pb2 import MoveInAccepted
 from psp.ticketing.v1.repairs_pb2 import RepairWorkAccepted, WorkOrderDispatched
 from sqlalchemy import select
 
+from services.ticketing import demo
 from services.ticketing.models import chassis
 from services.ticketing.repairs.rules import WORK_ORDER
-from services.ticketing.repairs.tables import CatalogueEntry, UnitHandover
+from services.ticketing.repairs.tables import CatalogueEntry, UnitHandover, WorkOrder
 from services.ticketing.sla.tables import Deadline
-from tests.conftest import ORG_B
+from services.ticketing.visits.tables import Survey, SurveyResponse
+from tests.conftest import ORG_A, ORG_B
 from tests.support.outbox import published
 from tests.support.tickets import a_person, a_unit, deliver, staff
 
@@ -294,3 +296,19 @@ def test_paid_work_needs_someone_to_charge(ticketing, site):
     ok(ticketing.post(f"/v1/work-orders/{order['id']}/acceptance",
                       json={"acceptance": "confirmation", "payer_id": site["person"]}, headers=CS))
     assert [charge.person_id for charge in events(ticketing, RepairWorkAccepted)] == [site["person"]]
+
+
+def test_the_demo_gives_the_desks_leak_its_work_order_and_the_site_its_quarterly_evaluation(ticketing):
+    sessions = _state(ticketing).sessions
+    with sessions() as session, session.begin():
+        demo.seed(session, ORG_A)
+    deliver(sessions, a_unit(SITE, "101"), a_unit(SITE, "102"), a_person(SITE), a_person(SITE, "李娜"))
+    for _ in range(2):
+        with sessions() as session, session.begin():
+            assert demo.seed_live(session, ORG_A) is True
+    with sessions() as session:
+        [order] = session.scalars(select(WorkOrder)).all()
+        [survey] = session.scalars(select(Survey)).all()
+        responses = session.scalars(select(SurveyResponse)).all()
+    assert (order.state, order.technician_id, order.under_warranty) == ("on_site", "demo-technician", True)
+    assert survey.kind == "quarterly_evaluation" and len(responses) == 2
