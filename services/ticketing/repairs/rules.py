@@ -144,6 +144,8 @@ def backfill(session: Session, order: WorkOrder, *, actor: str, roles, item: str
 def _price(session: Session, order: WorkOrder, *, item, service_code, quantity) -> None:
     """Warranty decides: work on a unit within the item's warranty, or in a public area, is free; otherwise it
     is the catalogue's paid service at the site, quoted now and charged when the occupant accepts it."""
+    if quantity is not None and service_code is None:
+        raise unprocessable("quantity", "Only paid work has a quantity.")
     if item is None and service_code is None:
         if not order.emergency:
             raise unprocessable("item", "Name the warranty item, or the paid service; only an emergency starts "

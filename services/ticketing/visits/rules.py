@@ -65,6 +65,8 @@ MONTHLY_CHECKS = policy.define(
     "visits.monthly_checks", 5,
     "How many of a month's return visits at a site the manager's monthly sampling draws for checking.")
 
+# A ticket's states between its resolution and its closure.
+AWAITING_VISIT = ("resolved", "customer_informed", "return_visit")
 _FROM_EVENTS = uuid.UUID("9b1e4c07-3f5a-4e2d-8c6b-71a0d2f95e38")
 
 
@@ -73,12 +75,13 @@ _FROM_EVENTS = uuid.UUID("9b1e4c07-3f5a-4e2d-8c6b-71a0d2f95e38")
 
 def on_resolved(session: Session, organization_id: str, transitioned) -> ReturnVisit | None:
     """A ticket reached `resolved` (ticket.transitioned.v1): the return visit it is due by policy, with the
-    ticket's return_visit clock as its deadline (the repairs' default target for a type without one). Its id follows from the resolution's, so a redelivered event
-    adds nothing, and a ticket resolved again after reopening is visited again."""
+    ticket's return_visit clock as its deadline (the repairs' default target for a type without one). Its id
+    follows from the resolution's, so a redelivered event adds nothing, and a ticket resolved again after
+    reopening is visited again. A ticket closed or reopened since the event was sent is due none for it."""
     resolved_at = transitioned.at.ToDatetime(timezone.utc)
     visit_id = str(uuid.uuid5(_FROM_EVENTS, f"{transitioned.ticket_id}/{resolved_at.isoformat()}"))
     ticket = session.get(Ticket, transitioned.ticket_id)
-    if session.get(ReturnVisit, visit_id) is not None or ticket is None or ticket.state in tickets.TICKET.final:
+    if session.get(ReturnVisit, visit_id) is not None or ticket is None or ticket.state not in AWAITING_VISIT:
         return None
     reason = why_visited(session, ticket)
     if reason is None:

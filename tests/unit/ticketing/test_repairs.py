@@ -113,6 +113,7 @@ def ticket_state(client, ticket):
 def test_work_within_the_items_warranty_is_free_and_accepting_it_charges_nothing(ticketing, site):
     ticket = repair_ticket(ticketing, site["new_unit"], site["person"])
     refused(open_order(ticketing, ticket, item="plumbing", service_code="replace_tap"), 422, "service_code")
+    refused(open_order(ticketing, ticket, item="plumbing", quantity="2"), 422, "quantity")
     order = ok(open_order(ticketing, ticket, item="plumbing", technician_id="tech-zhao"), 201)
     assert order["under_warranty"] is True and order["amount"] is None and order["service_code"] is None
     assert order["warranty_until"][:4] == str((NOW + timedelta(days=365)).year)
