@@ -109,7 +109,8 @@ def staff_member(user_id: str, site_roles: dict, active: bool = True) -> StaffMe
 
 def test_the_days_review_goes_to_the_sites_supervisors_once(ticketing, known):
     sessions = _state(ticketing).sessions
-    supervisor, manager = staff_member("cs-li", {SITE: ["cs_supervisor"]}), staff_member("sm-wu", {"*": ["site_manager"]})
+    supervisor = staff_member("cs-li", {SITE: ["cs_supervisor"]})
+    manager = staff_member("sm-wu", {"*": ["site_manager"]})
     with sessions() as session, session.begin():
         session.add_all([supervisor, manager, staff_member("cs-wang", {SITE: ["cs_specialist"]}),
                          staff_member("cs-gone", {SITE: ["cs_supervisor"]}, active=False)])
