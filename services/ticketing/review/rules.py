@@ -165,7 +165,7 @@ def compile_due(sessions: sessionmaker) -> int:
 
 def compile_site(session: Session, organization_id: str, site_id: str, now: datetime) -> bool:
     """The site's review of its current day, once that day's compile time has passed; False when not yet
-    due, or compiled already (by this run yesterday's worker or another worker now)."""
+    due, or compiled already (by an earlier run, or by another worker at the same moment)."""
     zone = site_calendar(session, site_id).zone
     local = now.astimezone(zone)
     if local.strftime("%H:%M") < _compile_at(session, organization_id, site_id) or \
