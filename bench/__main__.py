@@ -3,8 +3,8 @@
 Ratio targets are printed, not enforced: throughput on a shared machine varies from run to run, but a lost
 or duplicated event is a bug whatever the machine.
 
-`python -m bench NAME …` runs only the benchmarks named (bus, occupants_csv_import, occupants_search,
-sla_timer_lateness_p99_ms, ticket_create).
+`python -m bench NAME …` runs only the benchmarks named (bus, door_decision, occupants_csv_import,
+occupants_search, sla_timer_lateness_p99_ms, ticket_create, token_verify).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 
-from bench import bus, occupants_import, occupants_search, sla_timers, ticket_create
+from bench import bus, door_decision, occupants_import, occupants_search, sla_timers, ticket_create, token_verify
 from bench.infra import progress
 
 
@@ -25,11 +25,13 @@ def main() -> int:
     started = time.monotonic()
     benchmarks = {
         "bus": lambda: bus.run(int(os.environ.get("BENCH_EVENTS", "20000"))),
+        "door_decision": door_decision.run,
         "occupants_csv_import": lambda: occupants_import.run(int(os.environ.get("BENCH_IMPORT_UNITS", "100000"))),
         "occupants_search": lambda: occupants_search.run(int(os.environ.get("BENCH_SEARCH_PERSONS", "1000000")),
                                                          int(os.environ.get("BENCH_SEARCH_UNITS", "300000"))),
         "sla_timer_lateness_p99_ms": lambda: sla_timers.run(int(os.environ.get("BENCH_SLA_DEADLINES", "100000"))),
         "ticket_create": ticket_create.run,
+        "token_verify": token_verify.run,
     }
     chosen = sys.argv[1:] or list(benchmarks)
     unknown = [name for name in chosen if name not in benchmarks]
@@ -40,7 +42,7 @@ def main() -> int:
     for figure in figures:
         print(json.dumps(figure), flush=True)
     progress(f"bench finished in {time.monotonic() - started:.1f}s")
-    must_be_zero = bus.MUST_BE_ZERO + sla_timers.MUST_BE_ZERO
+    must_be_zero = bus.MUST_BE_ZERO + door_decision.MUST_BE_ZERO + sla_timers.MUST_BE_ZERO
     broken = [f["bench"] for f in figures if f["bench"] in must_be_zero and f["value"] != 0]
     if broken:
         progress(f"FAILED: {', '.join(broken)} not zero")

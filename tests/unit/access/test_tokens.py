@@ -13,6 +13,8 @@ import base45
 import cbor2
 import cwt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import jwt
 import segno
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -177,3 +179,17 @@ def test_the_revocation_list_is_fetched_incrementally(access):
     assert [r["token_id"] for r in rest["revoked"]] == [second["credential"]] and rest["complete"]
     assert ok(access.get(f"/v1/revocations?since={rest['version']}", headers=machine()))["revoked"] == []
     refused(access.get(f"/v1/passes/{card['id']}/token", headers=FRONT_DESK), 409)
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=300))
+def test_base45_decoding_agrees_with_the_base45_package(data):
+    assert codec.b45decode(base45.b45encode(data).decode()) == data
+
+
+@pytest.mark.parametrize("text", ["A", "GGW", "ab", "::::", "A B C"[:4], "%%%"])
+def test_text_that_is_not_base45_is_refused(text):
+    with pytest.raises((KeyError, ValueError)):
+        codec.b45decode(text)
+    with pytest.raises((KeyError, ValueError)):
+        base45.b45decode(text)
