@@ -8,7 +8,7 @@ from datetime import timezone
 from psp.access.v1.passes_pb2 import PassIssued, PassRevoked
 
 from services.access.handlers import handlers
-from services.access.systems import rules
+from services.access.systems import rules, sync
 
 
 def _changed_at(event):
@@ -36,6 +36,7 @@ def push_grants(session, events):
 
     for organization_id, changes in _by_organization(events, grant).items():
         rules.record_changes(session, organization_id, changes)
+    sync.wake_pusher_on_commit(session)
 
 
 @handlers.on_batch(PassRevoked)
@@ -48,3 +49,4 @@ def push_revocations(session, events):
 
     for organization_id, changes in _by_organization(events, revocation).items():
         rules.record_changes(session, organization_id, changes)
+    sync.wake_pusher_on_commit(session)

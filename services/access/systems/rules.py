@@ -96,8 +96,17 @@ def _refuse_duplicates(doors: list[dict], key: str) -> None:
 
 def doors_of(session: Session, system_id: str) -> dict[str, str]:
     """{platform door id: the system's door id}."""
-    return dict(session.execute(select(SystemDoor.door_id, SystemDoor.system_door_id)
-                                .where(SystemDoor.system_id == system_id)).all())
+    return doors_by_system(session, [system_id])[system_id]
+
+
+def doors_by_system(session: Session, system_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Each system's {platform door id: the system's door id}, in one query."""
+    mapping: dict[str, dict[str, str]] = {system_id: {} for system_id in system_ids}
+    for system_id, door_id, number in session.execute(
+            select(SystemDoor.system_id, SystemDoor.door_id, SystemDoor.system_door_id)
+            .where(SystemDoor.system_id.in_(mapping))):
+        mapping[system_id][door_id] = number
+    return mapping
 
 
 def resync(session: Session, system: AccessSystem, *, actor: str, reason: str = "") -> int:
@@ -140,7 +149,7 @@ def record_changes(session: Session, organization_id: str, changes: Iterable[dic
     systems = session.scalars(select(AccessSystem).where(AccessSystem.organization_id == organization_id)).all()
     if not systems:
         return 0
-    mapped = {system.id: set(doors_of(session, system.id)) for system in systems}
+    mapped = {system_id: set(doors) for system_id, doors in doors_by_system(session, [s.id for s in systems]).items()}
     latest: dict[tuple[str, str], dict] = {}
     for change in changes:
         for system in systems:
