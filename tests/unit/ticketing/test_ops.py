@@ -20,7 +20,7 @@ from services.ticketing.review import rules as review
 from services.ticketing.review.tables import CompiledReview
 from services.ticketing.sla.firing import fire_due, observe_backlog
 from services.ticketing.sla.tables import Deadline, StaffMember
-from services.ticketing.tickets.rules import TYPES
+from services.ticketing.tickets.rules import TYPES, register
 from services.ticketing.tickets.tables import Ticket
 from services.ticketing.violations.rules import FEE_REFUSAL_STEPS
 from services.ticketing.violations.tables import Violation
@@ -72,7 +72,14 @@ def test_tickets_opened_and_closed_are_counted_by_type_once_committed(ticketing,
     assert counted("tickets_closed_total", type="repair", state="closed") == closed + 1
     ok(act(ticketing, create(ticketing, complaint(known)), "declare_invalid", reason="Street works; explained."))
     assert counted("tickets_closed_total", type="complaint", state="invalid") == invalid + 1
-    assert counted("tickets_opened_total", type="complaint") >= 1
+    # A ticket whose transaction rolls back was never opened.
+    suggestions = counted("tickets_opened_total", type="suggestion")
+    for keep in (False, True):
+        with _state(ticketing).sessions() as session:
+            register(session, organization_id=ORG_A, site_id=SITE, actor="cs-wang", roles={"cs_specialist"},
+                     type="suggestion", channel="letter", subject="More benches")
+            session.commit() if keep else session.rollback()
+    assert counted("tickets_opened_total", type="suggestion") == suggestions + 1
 
 
 def test_due_deadlines_pending_and_the_oldest_overdue_come_from_the_firing_index(ticketing, known):
