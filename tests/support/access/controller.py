@@ -10,6 +10,7 @@ the same secret. Tests steer it into the troubles real endpoints have: failures,
 
 from __future__ import annotations
 
+import argparse
 import json
 import threading
 import time
@@ -46,8 +47,8 @@ class ReferenceController:
 
     # -- the server --------------------------------------------------------------------------------------
 
-    def start(self) -> str:
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+    def start(self, port: int = 0) -> str:
+        self._server = make_server("127.0.0.1", port, self._wsgi, threaded=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self.url
 
@@ -140,3 +141,29 @@ class ReferenceController:
             return next((at for at, event in reversed(self.applied)
                          if event["type"] == "psp.access.revoke.v1" and event["data"]["credential"] == credential),
                         None)
+
+
+def main() -> None:
+    """Serve a reference controller by hand (the `make run` demo's), printing what it is told."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--secret", required=True, help="the system's webhook secret (whsec_…)")
+    arguments = parser.parse_args()
+    controller = ReferenceController(secret=arguments.secret)
+    controller.start(arguments.port)
+    print(f"reference controller on {controller.url}; Ctrl-C stops it", flush=True)
+    seen = 0
+    try:
+        while True:
+            time.sleep(0.5)
+            with controller.lock:
+                fresh, seen = controller.applied[seen:], len(controller.applied)
+            for _, event in fresh:
+                print(f"{event['type']}: {event['data']['credential']} doors {event['data'].get('doors', [])}",
+                      flush=True)
+    except KeyboardInterrupt:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -12,9 +12,9 @@ from psp.access.v1.passes_pb2 import PassIssued, PassRevoked
 from sqlalchemy import select
 
 from services.access.models import chassis
-from services.access.systems import sync
-from services.access.systems.tables import AccessSystem, SyncState
-from tests.conftest import ORG_B
+from services.access.systems import demo, sync
+from services.access.systems.tables import AccessSystem, DoorEvent, SyncState
+from tests.conftest import ORG_A, ORG_B
 from tests.support.access.controller import ReferenceController
 from tests.support.access.hikvision import HikvisionDevice
 from tests.support.tickets import staff
@@ -351,7 +351,6 @@ def test_forged_replayed_and_unmapped_reports_are_refused_and_nothing_is_kept(ac
     with sessions_of(access)() as session:
         assert session.scalar(select(chassis.audit_log.c.reason).where(
             chassis.audit_log.c.action == "refuse_door_event")) == "door_not_mapped"
-        from services.access.systems.tables import DoorEvent
         assert session.scalars(select(DoorEvent)).all() == []
 
 
@@ -442,3 +441,24 @@ def test_the_backlog_and_the_oldest_unacknowledged_change_are_measured_per_syste
     sync.observe_backlog(sessions_of(access))
     assert sync.SYNC_BACKLOG.labels("access", system["id"])._value.get() == 0
     assert sync.SYNC_OLDEST.labels("access", system["id"])._value.get() == 0
+
+
+# -- demo --------------------------------------------------------------------------------------------------
+
+def test_the_demo_registers_the_reference_controller_once_the_site_is_known(access, controller):
+    with sessions_of(access)() as session, session.begin():
+        assert demo.seed_live(session, ORG_A) is False
+    site = a_site(access)
+    for _ in range(2):
+        with sessions_of(access)() as session, session.begin():
+            assert demo.seed_live(session, ORG_A) is True
+    [system] = ok(access.get(f"/v1/access-systems?site_id={site['site_id']}", headers=FRONT_DESK))["items"]
+    assert (system["name"], system["base_url"], system["state"]) == (demo.DEMO_NAME, demo.DEMO_URL, "active")
+    assert {door["door_id"] for door in system["doors"]} == {site["front"], site["turnstile"], site["barrier"]}
+    # The README's walk-through: the controller started with the demo secret takes what is pushed.
+    controller.secret = demo.DEMO_SECRET
+    with sessions_of(access)() as session, session.begin():
+        session.get(AccessSystem, system["id"]).base_url = controller.url
+    deliver(access, issued(site, [site["front"]]))
+    push(access)
+    assert "CARD-0001" in controller.allow_list
