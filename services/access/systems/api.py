@@ -22,7 +22,7 @@ from shared.auth import ALL_SITES, auth, in_organization, principal, require_rol
 from shared.fields import UtcDateTime
 from shared.idempotency import idempotent
 from shared.paging import PageQuery, keyset_page, page_of
-from shared.problems import Problem, unprocessable
+from shared.problems import PROBLEM_JSON, Problem, unprocessable
 from shared.roles import CUSTOMER_SERVICE, MANAGERS, SECURITY_GUARD
 from shared.web import db_session, get_referenced, get_visible
 
@@ -96,6 +96,10 @@ class DoorsIn(Schema):
 
 class ReasonIn(Schema):
     reason = String(load_default="", validate=Length(max=300))
+
+
+class StateIn(ReasonIn):
+    state = String(required=True, validate=OneOf(rules.STATES))
 
 
 class ResyncOut(Schema):
@@ -243,24 +247,15 @@ def resync_system(system_id, json_data):
     return {"queued": rules.resync(db_session(), system, actor=principal().subject, reason=json_data["reason"])}
 
 
-@api.post("/access-systems/<system_id>/disable")
+@api.put("/access-systems/<system_id>/state")
 @api.auth_required(auth)
-@api.input(ReasonIn)
+@api.input(StateIn)
 @api.output(AccessSystemOut)
-def disable_system(system_id, json_data):
+def set_system_state(system_id, json_data):
+    """Disable a system (nothing is pushed to it), or enable it again (after a 410, once its endpoint is back):
+    everything is then pushed to it again."""
     system = _managed(system_id)
-    rules.set_state(db_session(), system, "disabled", actor=principal().subject, reason=json_data["reason"])
-    return _shown(system)
-
-
-@api.post("/access-systems/<system_id>/enable")
-@api.auth_required(auth)
-@api.input(ReasonIn)
-@api.output(AccessSystemOut)
-def enable_system(system_id, json_data):
-    """Enable a system again (after a 410, once its endpoint is back); everything is pushed to it again."""
-    system = _managed(system_id)
-    rules.set_state(db_session(), system, "active", actor=principal().subject, reason=json_data["reason"])
+    rules.set_state(db_session(), system, json_data["state"], actor=principal().subject, reason=json_data["reason"])
     return _shown(system)
 
 
@@ -299,12 +294,15 @@ def list_door_events(query_data):
 
 
 @api.post("/access-systems/<system_id>/events")
-@api.doc(security=[], responses={
-    401: "The signature does not verify, or the timestamp is outside the tolerance (`reason`).",
-    404: "No such system.",
-    413: "The body is larger than allowed.",
-    422: "Not a structured CloudEvent, bad data, or a door not mapped to the system (`reason`).",
-}, description=SIGNED["description"])
+@api.doc(security=[], description=SIGNED["description"], responses={
+    status: {"description": description,
+             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for status, description in (
+        (401, "The signature does not verify, or the timestamp is outside the tolerance (`reason`)."),
+        (404, "No such system."),
+        (413, "The body is larger than allowed."),
+        (422, "Not a structured CloudEvent, bad data, or a door not mapped to the system (`reason`)."),
+        (503, "The database cannot be reached; retry after `Retry-After` seconds."))})
 @api.output(ReportedOut)
 def report_event(system_id):
     """What a system reports: an entry or exit (`psp.access.door_passed.v1`), or its acknowledgement of

@@ -251,8 +251,11 @@ def test_a_410_disables_the_system_and_enabling_it_pushes_everything_again(acces
     assert shown["state"] == "disabled" and "410" in shown["disabled_reason"]
     [row] = states(access, system["id"])
     assert (row["state"], row["next_attempt_at"]) == ("failed", None)
-    refused(access.post(f"/v1/access-systems/{system['id']}/disable", headers=MANAGER, json={}), 409)
-    ok(access.post(f"/v1/access-systems/{system['id']}/enable", headers=MANAGER, json={"reason": "endpoint back"}))
+    refused(access.put(f"/v1/access-systems/{system['id']}/state", headers=MANAGER, json={"state": "disabled"}), 409)
+    refused(access.put(f"/v1/access-systems/{system['id']}/state", headers=MANAGER, json={"state": "on"}), 422,
+            "state")
+    ok(access.put(f"/v1/access-systems/{system['id']}/state", headers=MANAGER,
+                  json={"state": "active", "reason": "endpoint back"}))
     push(access)
     assert "CARD-0001" in controller.allow_list
     actions = [entry["action"] for entry in ok(access.get(f"/v1/access-systems/{system['id']}/audit",
