@@ -1,6 +1,9 @@
 """Billing's own metrics for ops: money in and out, bill runs, arrears and refused webhooks. Labels are items,
 methods and steps, never ids."""
 
+from collections import defaultdict
+from decimal import Decimal
+
 from prometheus_client import Counter, Gauge, Histogram
 
 SERVICE = "billing"
@@ -21,8 +24,11 @@ WEBHOOK_SIGNATURE_FAILURES = Counter("billing_webhook_signature_failures_total",
 
 
 def charged(rows) -> None:
-    """Count newly raised charge rows (dicts or Charge objects)."""
+    """Count newly raised charge rows, a label at a time."""
+    counts, amounts = defaultdict(int), defaultdict(Decimal)
     for row in rows:
-        item, amount = (row["item"], row["amount"]) if isinstance(row, dict) else (row.item, row.amount)
-        CHARGES_RAISED.labels(SERVICE, item).inc()
-        CHARGED_AMOUNT.labels(SERVICE, item).inc(float(amount))
+        counts[row["item"]] += 1
+        amounts[row["item"]] += row["amount"]
+    for item, count in counts.items():
+        CHARGES_RAISED.labels(SERVICE, item).inc(count)
+        CHARGED_AMOUNT.labels(SERVICE, item).inc(float(amounts[item]))

@@ -124,8 +124,8 @@ def _make(sessions: sessionmaker, run_id: str, holder: str) -> None:
             if run.lease_holder != holder:
                 log.warning("bill run %s was taken over; this worker stops", run_id)
                 return
-            units = session.scalars(select(Unit).where(Unit.site_id == run.site_id, Unit.unit_id > run.cursor)
-                                    .order_by(Unit.unit_id).limit(BATCH_UNITS)).all()
+            units = session.execute(select(Unit.unit_id, Unit.floor_area_m2, Unit.state).where(
+                Unit.site_id == run.site_id, Unit.unit_id > run.cursor).order_by(Unit.unit_id).limit(BATCH_UNITS)).all()
             if not units:
                 run.state, run.finished_at, run.lease_until = "done", utcnow(), None
                 audit.record_for(session, chassis.audit_log, run, entity="bill_run", action="finish", actor=ACTOR,
@@ -148,8 +148,9 @@ def summary(run: BillRun) -> dict:
 
 
 def bill_units(session: Session, organization_id: str, site_id: str, period: str,
-               units: Sequence[Unit]) -> tuple[list[dict], int]:
-    """Charge the units for the period; answers the charges new this time and how many bills were issued."""
+               units: Sequence) -> tuple[list[dict], int]:
+    """Charge the units (rows with unit_id, floor_area_m2 and state) for the period; answers the charges new
+    this time and how many bills were issued."""
     first = month_of(period)
     last = month_end(first)
     zone = time_zone(session, site_id)
@@ -163,13 +164,14 @@ def bill_units(session: Session, organization_id: str, site_id: str, period: str
     metered = consumption_in(session, unit_ids, first, last) if any(
         item.meter_kind for item, _, _ in due) else {}
     payers = payers_of(session, unit_ids)
-    owners = {unit.unit_id: (organization_id, site_id, unit.unit_id, payers.get(unit.unit_id, "")) for unit in units}
+    owners = {unit_id: ledger.owner(organization_id, site_id, unit_id, payers.get(unit_id, "")) for unit_id in unit_ids}
     ledger.open_accounts(session, owners.values())
+    priced = [(item, rates.pricer(item, price), label, rates.CYCLES[item.cycle]) for item, price, label in due]
+    now = utcnow()
     rows = []
     for unit in units:
-        for item, price, label in due:
-            months = rates.CYCLES[item.cycle]
-            value = rates.amount(item, price, rates.Quantities(
+        for item, price_of, label, months in priced:
+            value = price_of(rates.Quantities(
                 area=unit.floor_area_m2, consumption=metered.get((unit.unit_id, item.meter_kind), Decimal(0)),
                 months=months))
             if unit.state == "in_custody" and not item.meter_kind:
@@ -179,7 +181,7 @@ def bill_units(session: Session, organization_id: str, site_id: str, period: str
             rows.append(ledger.charge_row(
                 owners[unit.unit_id], key=f"{unit.unit_id}:{item.code}:{label}", item=item.code, amount=value,
                 period=label, description=f"{item.name} {label}", source="bill_run", source_id=unit.unit_id,
-                due_on=due_on))
+                due_on=due_on, created_at=now))
     new = ledger.raise_charges(session, rows)
     bills: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for row in new:
@@ -190,7 +192,7 @@ def bill_units(session: Session, organization_id: str, site_id: str, period: str
               for (unit_id, person_id), amount in bills.items() if person_id]
     if issued:
         record_many(session, chassis.outbox, issued, organization_id=organization_id)
-    prepaid = ledger.accounts_with_prepaid(session, {row["account_id"] for row in new})
+    prepaid = ledger.accounts_with_prepaid(session, site_id).intersection(row["account_id"] for row in new)
     if prepaid:
         ledger.spend_prepaid(session, prepaid)
     return new, len(issued)

@@ -373,6 +373,7 @@ def _refused(reason: str) -> Problem:
 
 _WEBHOOK_ERRORS = {status: {"description": text, "content": {PROBLEM_JSON: {
     "schema": {"$ref": "#/components/schemas/Problem"}}}} for status, text in (
+    (400, "The body is not valid JSON."),
     (401, "The signature is missing, altered or stale (over 5 minutes), or the call is a replay."),
     (409, "The payment's reference is posted already."),
     (413, "The body is larger than allowed."),
@@ -381,12 +382,14 @@ _WEBHOOK_ERRORS = {status: {"description": text, "content": {PROBLEM_JSON: {
 
 
 @api.post("/payment-gateways/<gateway_id>/webhook")
+# Documented here, read only once the signature over the raw body holds.
+@api.input(WebhookIn, validation=False)
 @api.output(PaymentOut, status_code=200)
 @api.doc(description="The online-payment gateway's call, signed by Standard Webhooks (`webhook-id`, "
                      "`webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>`). "
                      "Authenticated by its signature, not a bearer token; a call seen before is a replay.",
          responses=_WEBHOOK_ERRORS)
-def payment_webhook(gateway_id):
+def payment_webhook(gateway_id, json_data):
     session = db_session()
     gateway = session.get(PaymentGateway, gateway_id)
     if gateway is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -39,19 +40,33 @@ def account_id(unit_id: str, person_id: str) -> str:
     return str(uuid.uuid5(_ACCOUNTS, f"{unit_id}:{person_id}"))
 
 
-def open_accounts(session: Session, rows: Iterable[tuple[str, str, str, str]]) -> None:
-    """Accounts for (organization, site, unit, person), those missing only."""
+class Owner(NamedTuple):
+    """Whose account a charge goes to, before the account is loaded: what `charge_row` reads of an Account."""
+
+    organization_id: str
+    site_id: str
+    unit_id: str
+    person_id: str
+    id: str
+
+
+def owner(organization_id: str, site_id: str, unit_id: str, person_id: str) -> Owner:
+    return Owner(organization_id, site_id, unit_id, person_id, account_id(unit_id, person_id))
+
+
+def open_accounts(session: Session, owners: Iterable[Owner]) -> None:
+    """The owners' accounts, those missing only."""
     now = utcnow()
-    wanted = {account_id(unit, person): (org, site, unit, person) for org, site, unit, person in rows}
+    wanted = {row.id: row for row in owners}
     bulk.insert_new(session, Account.__table__, [
-        {"id": key, "organization_id": org, "site_id": site, "unit_id": unit, "person_id": person,
-         "currency": CURRENCY, "opened_at": now}
-        for key, (org, site, unit, person) in wanted.items()], key="id")
+        {"id": row.id, "organization_id": row.organization_id, "site_id": row.site_id, "unit_id": row.unit_id,
+         "person_id": row.person_id, "currency": CURRENCY, "opened_at": now} for row in wanted.values()], key="id")
 
 
 def account_of(session: Session, organization_id: str, site_id: str, unit_id: str, person_id: str) -> Account:
-    open_accounts(session, [(organization_id, site_id, unit_id, person_id)])
-    return session.get(Account, account_id(unit_id, person_id))
+    whose = owner(organization_id, site_id, unit_id, person_id)
+    open_accounts(session, [whose])
+    return session.get(Account, whose.id)
 
 
 def default_payer(session: Session, unit_id: str) -> str:
@@ -62,16 +77,15 @@ def default_payer(session: Session, unit_id: str) -> str:
     return owing if owing is not None else payers_of(session, [unit_id]).get(unit_id, "")
 
 
-def charge_row(account: Account | tuple, *, key: str, item: str, amount: Decimal, period: str, description: str,
-               source: str, source_id: str, due_on: date, currency: str = CURRENCY) -> dict:
-    """A charge as a row for `raise_charges`; `account` is an Account or (organization, site, unit, person)."""
-    org, site, unit, person = (account if isinstance(account, tuple) else
-                               (account.organization_id, account.site_id, account.unit_id, account.person_id))
-    return {"id": new_id(), "key": key, "organization_id": org, "site_id": site,
-            "account_id": account_id(unit, person), "unit_id": unit, "person_id": person, "item": item,
+def charge_row(account: Account | Owner, *, key: str, item: str, amount: Decimal, period: str, description: str,
+               source: str, source_id: str, due_on: date, currency: str = CURRENCY,
+               created_at: datetime | None = None) -> dict:
+    """A charge as a row for `raise_charges`."""
+    return {"id": new_id(), "key": key, "organization_id": account.organization_id, "site_id": account.site_id,
+            "account_id": account.id, "unit_id": account.unit_id, "person_id": account.person_id, "item": item,
             "period": period, "amount": amount, "paid": Decimal("0.00"), "currency": currency,
             "description": description[:300], "source": source, "source_id": source_id,
-            "state": "open" if amount > 0 else "paid", "due_on": due_on, "created_at": utcnow()}
+            "state": "open" if amount > 0 else "paid", "due_on": due_on, "created_at": created_at or utcnow()}
 
 
 def raise_charges(session: Session, rows: Sequence[dict]) -> list[dict]:
@@ -246,11 +260,11 @@ def spend_prepaid(session: Session, account_ids: Iterable[str]) -> None:
         _announce_settled_requests(session, settled)
 
 
-def accounts_with_prepaid(session: Session, account_ids: Iterable[str]) -> list[str]:
-    wanted = list(set(account_ids))
-    return sorted(set(session.scalars(select(Payment.account_id).where(
-        Payment.account_id.in_(wanted), Payment.state == "posted", Payment.unallocated > 0))) | set(
-        session.scalars(select(Credit.account_id).where(Credit.account_id.in_(wanted), Credit.unallocated > 0))))
+def accounts_with_prepaid(session: Session, site_id: str) -> set[str]:
+    """The site's accounts holding money or credit no charge has taken yet (found by a partial index)."""
+    return set(session.scalars(select(Payment.account_id).where(
+        Payment.site_id == site_id, Payment.unallocated > 0, Payment.state == "posted"))) | set(
+        session.scalars(select(Credit.account_id).where(Credit.site_id == site_id, Credit.unallocated > 0)))
 
 
 def _announce_settled_requests(session: Session, settled: Sequence[Charge]) -> None:

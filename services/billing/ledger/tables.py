@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import (BigInteger, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint)
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.billing.models import Base, Money, new_id
@@ -66,7 +66,9 @@ class Payment(Base):
 
     __tablename__ = "payments"
     __table_args__ = (UniqueConstraint("organization_id", "reference"), UniqueConstraint("site_id", "receipt_number"),
-                      Index("ix_payments_site_day", "site_id", "paid_at"))
+                      Index("ix_payments_site_day", "site_id", "paid_at"),
+                      Index("ix_payments_prepaid", "site_id", postgresql_where=text("unallocated > 0"),
+                            sqlite_where=text("unallocated > 0")))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     organization_id: Mapped[str] = mapped_column(String(36))
@@ -107,6 +109,8 @@ class Credit(Base):
     """An amount taken off what is owed without money received: a waiver, a correction, a refunded deposit."""
 
     __tablename__ = "credits"
+    __table_args__ = (Index("ix_credits_prepaid", "site_id", postgresql_where=text("unallocated > 0"),
+                            sqlite_where=text("unallocated > 0")),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     organization_id: Mapped[str] = mapped_column(String(36))

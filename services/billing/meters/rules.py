@@ -122,10 +122,11 @@ def apportion(session: Session, meter: Meter, *, item_code: str, start: date, en
     shares = {unit_id: to_fen(total * unit_area / area) for unit_id, unit_area in units}
     shares[units[0][0]] += total - sum(shares.values())
     payers = payers_of(session, shares)
-    owners = [(meter.organization_id, meter.site_id, unit_id, payers.get(unit_id, "")) for unit_id in shares]
+    owners = [ledger.owner(meter.organization_id, meter.site_id, unit_id, payers.get(unit_id, ""))
+              for unit_id in shares]
     ledger.open_accounts(session, owners)
-    rows = [ledger.charge_row(owner, key=f"share:{meter.id}:{owner[2]}:{period}", item=item.code,
-                              amount=shares[owner[2]], period=period,
+    rows = [ledger.charge_row(owner, key=f"share:{meter.id}:{owner.unit_id}:{period}", item=item.code,
+                              amount=shares[owner.unit_id], period=period,
                               description=f"{item.name} {period} (公摊 {meter.code})", source="meter_share",
                               source_id=meter.id, due_on=end) for owner in owners]
     new = ledger.raise_charges(session, rows)

@@ -7,6 +7,8 @@ an operator's own formula over the same quantities, evaluated by `simpleeval` wi
 from __future__ import annotations
 
 import ast
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -45,17 +47,32 @@ def _exact_number(node: ast.Constant) -> Decimal:
     return Decimal(repr(node.value))
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(formula: str) -> ast.AST:
+    return simpleeval.SimpleEval().parse(formula)
+
+
+class Formula:
+    """An operator's formula, parsed once, evaluated with exact decimals: its number literals are read as
+    decimals, never floats. One instance per thread: evaluating sets its names."""
+
+    def __init__(self, formula: str):
+        self.formula = formula
+        self.parsed = _parsed(formula)
+        self.evaluator = simpleeval.SimpleEval(functions=_FORMULA_FUNCTIONS)
+        self.evaluator.nodes[ast.Constant] = _exact_number
+
+    def __call__(self, price: Decimal, quantities: Quantities) -> Decimal:
+        self.evaluator.names = {"area": quantities.area, "consumption": quantities.consumption,
+                                "uses": quantities.uses, "months": Decimal(quantities.months), "price": price}
+        value = self.evaluator.eval(self.formula, previously_parsed=self.parsed)
+        if not isinstance(value, (Decimal, int)) or isinstance(value, bool):
+            raise simpleeval.InvalidExpression("a formula comes to a number")
+        return Decimal(value)
+
+
 def evaluate(formula: str, price: Decimal, quantities: Quantities) -> Decimal:
-    """The formula's value with exact decimals: its number literals are read as decimals, never floats."""
-    evaluator = simpleeval.SimpleEval(names={
-        "area": quantities.area, "consumption": quantities.consumption, "uses": quantities.uses,
-        "months": Decimal(quantities.months), "price": price,
-    }, functions=_FORMULA_FUNCTIONS)
-    evaluator.nodes[ast.Constant] = _exact_number
-    value = evaluator.eval(formula)
-    if not isinstance(value, (Decimal, int)) or isinstance(value, bool):
-        raise simpleeval.InvalidExpression("a formula comes to a number")
-    return Decimal(value)
+    return Formula(formula)(price, quantities)
 
 
 def check_formula(formula: str) -> None:
@@ -66,22 +83,31 @@ def check_formula(formula: str) -> None:
         raise unprocessable("formula", f"The formula cannot be evaluated: {exc}.") from exc
 
 
-def amount(item: FeeItem, price: Decimal, quantities: Quantities) -> Decimal:
-    """One charge of the item at this price, rounded to the fen by the service's rule."""
+def pricer(item: FeeItem, price: Decimal) -> Callable[[Quantities], Decimal]:
+    """What one charge of the item at this price comes to, rounded to the fen by the service's rule; made
+    once for a batch of charges."""
     if item.basis == "per_area":
-        value = quantities.area * price * quantities.months
-    elif item.basis == "per_meter_unit":
-        value = quantities.consumption * price
-    elif item.basis == "fixed":
-        value = price * max(quantities.months, 1)
-    elif item.basis == "per_use":
-        value = quantities.uses * price
-    else:
+        return lambda q: to_fen(q.area * price * q.months)
+    if item.basis == "per_meter_unit":
+        return lambda q: to_fen(q.consumption * price)
+    if item.basis == "fixed":
+        return lambda q: to_fen(price * max(q.months, 1))
+    if item.basis == "per_use":
+        return lambda q: to_fen(q.uses * price)
+    formula = Formula(item.formula)
+
+    def by_formula(quantities: Quantities) -> Decimal:
         try:
-            value = evaluate(item.formula, price, quantities)
+            return to_fen(formula(price, quantities))
         except (simpleeval.InvalidExpression, ArithmeticError, TypeError) as exc:
             raise Problem(409, "Conflict", f"The formula of {item.code} cannot be evaluated: {exc}.") from exc
-    return to_fen(value)
+
+    return by_formula
+
+
+def amount(item: FeeItem, price: Decimal, quantities: Quantities) -> Decimal:
+    """One charge of the item at this price."""
+    return pricer(item, price)(quantities)
 
 
 def create_item(session: Session, *, organization_id: str, site_id: str, code: str, name: str, basis: str,

@@ -2,7 +2,7 @@
 
 Revision ID: 63b4d2d2015e
 Revises: 64d02e9a12c5
-Create Date: 2026-12-01 16:53:05.450718
+Create Date: 2026-12-01 17:06:09.630268
 
 """
 from typing import Sequence, Union
@@ -247,6 +247,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('credits', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_credits_account_id'), ['account_id'], unique=False)
+        batch_op.create_index('ix_credits_prepaid', ['site_id'], unique=False, postgresql_where=sa.text('unallocated > 0'), sqlite_where=sa.text('unallocated > 0'))
 
     op.create_table('payments',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -272,6 +273,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_payments_account_id'), ['account_id'], unique=False)
+        batch_op.create_index('ix_payments_prepaid', ['site_id'], unique=False, postgresql_where=sa.text('unallocated > 0'), sqlite_where=sa.text('unallocated > 0'))
         batch_op.create_index('ix_payments_site_day', ['site_id', 'paid_at'], unique=False)
 
     op.create_table('prepaid_checks',
@@ -368,10 +370,12 @@ def downgrade() -> None:
     op.drop_table('prepaid_checks')
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.drop_index('ix_payments_site_day')
+        batch_op.drop_index('ix_payments_prepaid', postgresql_where=sa.text('unallocated > 0'), sqlite_where=sa.text('unallocated > 0'))
         batch_op.drop_index(batch_op.f('ix_payments_account_id'))
 
     op.drop_table('payments')
     with op.batch_alter_table('credits', schema=None) as batch_op:
+        batch_op.drop_index('ix_credits_prepaid', postgresql_where=sa.text('unallocated > 0'), sqlite_where=sa.text('unallocated > 0'))
         batch_op.drop_index(batch_op.f('ix_credits_account_id'))
 
     op.drop_table('credits')
