@@ -3,8 +3,9 @@
 Ratio targets are printed, not enforced: throughput on a shared machine varies from run to run, but a lost
 or duplicated event is a bug whatever the machine.
 
-`python -m bench NAME …` runs only the benchmarks named (bus, door_decision, occupants_csv_import,
-occupants_search, revocation_propagation_p99_ms, sla_timer_lateness_p99_ms, ticket_create, token_verify).
+`python -m bench NAME …` runs only the benchmarks named (bus, door_decision, escalation_latency_p99_ms,
+notice_email, occupants_csv_import, occupants_search, revocation_propagation_p99_ms, sla_timer_lateness_p99_ms,
+ticket_create, token_verify).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import signal
 import sys
 import time
 
-from bench import (bus, door_decision, occupants_import, occupants_search, revocation_propagation, sla_timers,
-                   ticket_create, token_verify)
+from bench import (bus, door_decision, escalation, notice_email, occupants_import, occupants_search,
+                   revocation_propagation, sla_timers, ticket_create, token_verify)
 from bench.infra import progress
 
 
@@ -27,6 +28,9 @@ def main() -> int:
     benchmarks = {
         "bus": lambda: bus.run(int(os.environ.get("BENCH_EVENTS", "20000"))),
         "door_decision": door_decision.run,
+        "escalation_latency_p99_ms": lambda: escalation.run(float(os.environ.get("BENCH_ESCALATION_RATE", "100")),
+                                                            float(os.environ.get("BENCH_ESCALATION_SECONDS", "20"))),
+        "notice_email": lambda: notice_email.run(int(os.environ.get("BENCH_NOTICE_OCCUPANTS", "20000"))),
         "occupants_csv_import": lambda: occupants_import.run(int(os.environ.get("BENCH_IMPORT_UNITS", "100000"))),
         "occupants_search": lambda: occupants_search.run(int(os.environ.get("BENCH_SEARCH_PERSONS", "1000000")),
                                                          int(os.environ.get("BENCH_SEARCH_UNITS", "300000"))),
@@ -45,7 +49,7 @@ def main() -> int:
         print(json.dumps(figure), flush=True)
     progress(f"bench finished in {time.monotonic() - started:.1f}s")
     must_be_zero = (bus.MUST_BE_ZERO + door_decision.MUST_BE_ZERO + revocation_propagation.MUST_BE_ZERO
-                    + sla_timers.MUST_BE_ZERO)
+                    + sla_timers.MUST_BE_ZERO + notice_email.MUST_BE_ZERO + escalation.MUST_BE_ZERO)
     broken = [f["bench"] for f in figures if f["bench"] in must_be_zero and f["value"] != 0]
     if broken:
         progress(f"FAILED: {', '.join(broken)} not zero")

@@ -178,11 +178,16 @@ def _row(message: Message):
 @api.output(MessageOut)
 def take_delivery_report(json_data):
     """The gateway's report on a text: delivered, or failed (then the recipient's next channel is tried).
-    A report on a message already finished changes nothing, so the gateway may repeat it."""
+    A report on a message already finished changes nothing, so the gateway may repeat it; one arriving
+    before the sender recorded the gateway's answer gets 409 and is repeated."""
     session = db_session()
     message = session.get(Message, json_data["reference"])
     if message is None or message.channel != "sms":
         raise not_found("message")
+    if message.status == "queued":
+        # The gateway answered before the sender recorded its answer: asked again later, it will be "sent".
+        raise Problem(409, "Conflict", "The text is still being recorded as sent; report again shortly.",
+                      headers={"Retry-After": "1"})
     if message.status == "sent":
         action = "deliver" if json_data["status"] == "delivered" else "fail"
         values = {"delivered_at": datetime.now(timezone.utc)} if action == "deliver" else {}

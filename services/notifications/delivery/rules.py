@@ -3,6 +3,7 @@ hours, throttling and opt-outs. Delivery itself is in delivery.sender; the chann
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from prometheus_client import Counter, Histogram
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from services.notifications.delivery.tables import Message, OptOut
@@ -68,11 +69,19 @@ CHANNEL_ATTEMPTS = Counter("notifications_channel_attempts_total", "Attempts to 
 DELIVERY_LATENCY = Histogram("notifications_delivery_latency_seconds",
                              "Seconds from the cause (the event, the notice sent) to the channel accepting the message.",
                              ["service", "channel"], buckets=metrics.LATENCY_BUCKETS)
+
+
+@functools.cache
+def series(metric, *labels: str):
+    """A metric's child for these labels, looked up once: `labels()` takes a lock and hashes on every call."""
+    return metric.labels(SERVICE, *labels)
+
+
 for _channel in CHANNELS:
     for _status in MESSAGE.states:
-        MESSAGES.labels(SERVICE, _channel, _status)
+        series(MESSAGES, _channel, _status)
     for _metric in (RETRIES, FALLBACKS, CHANNEL_ERRORS, CHANNEL_ATTEMPTS, DELIVERY_LATENCY):
-        _metric.labels(SERVICE, _channel)
+        series(_metric, _channel)
 
 
 @dataclass(frozen=True)
@@ -143,14 +152,13 @@ def enqueue(session: Session, cause: Cause, *, organization_id: str, site_id: st
     now = datetime.now(timezone.utc)
     targets = list({target.id: target for target in targets}.values())
     opted_out = _opted_out(session, organization_id, category, [t.id for t in targets if t.kind == "person"])
-    webhook_url = policy.value(session, chassis, organization_id, site_id, WEBHOOK_URL) or ""
-    versions: dict[str, templates.Version] = {}
+    webhook_url = in_transaction(session, ("webhook", organization_id, site_id), lambda: policy.value(
+        session, chassis, organization_id, site_id, WEBHOOK_URL) or "")
     rows = []
     for target in targets:
-        if target.language not in versions:
-            versions[target.language] = templates.current(
-                session, organization_id, template_kind, target.language if target.language == "en" else "zh-CN")
-        version = versions[target.language]
+        language = "en" if target.language == "en" else "zh-CN"
+        version = in_transaction(session, ("template", organization_id, template_kind, language), lambda: (
+            templates.current(session, organization_id, template_kind, language)))
         (channel, address), *fallback = target.routes(webhook_url)
         status, reason, subject, body = "queued", "", "", ""
         try:
@@ -172,21 +180,42 @@ def enqueue(session: Session, cause: Cause, *, organization_id: str, site_id: st
             "expires_at": expires_at, "provider_id": "", "created_at": now, "sent_at": None, "delivered_at": None,
             "read_at": None, "updated_at": now,
         })
-    return _insert(session, rows, actor=SYSTEM)
+    return _insert(session, rows)
+
+
+def in_transaction(session: Session, key: tuple, read):
+    """A value read once per transaction: a consumer's batch of events shares its templates and settings."""
+    cache = session.info.setdefault("notifications.read_once", {})
+    if key not in cache:
+        cache[key] = read()
+    return cache[key]
+
+
+def forget_in_transaction(session: Session, key: tuple) -> None:
+    """Read it again: the transaction just changed it."""
+    session.info.get("notifications.read_once", {}).pop(key, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_reads(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop("notifications.read_once", None)
 
 
 def dedupe_key(cause_id: str, recipient_id: str, channel: str) -> str:
     return f"{cause_id}|{recipient_id}|{channel}"
 
 
-def _insert(session: Session, rows: list[dict], actor: str) -> list[str]:
-    """Insert the messages whose key is new; audit and count those."""
+def _insert(session: Session, rows: list[dict], audited_as: str = "") -> list[str]:
+    """Insert the messages whose key is new and count them. A message's creation is its own row (cause,
+    status, reason, time); only a fallback, which follows another message's failure, is also on the trail."""
     made = bulk.insert_new(session, Message.__table__, rows, key="dedupe_key")
     new = [row for row in rows if row["dedupe_key"] in made]
-    bulk.insert(session, chassis.audit_log, [
-        _audit_row(row, "queue", None, row["status"], row["reason"], actor, row["created_at"]) for row in new])
+    if audited_as:
+        bulk.insert(session, chassis.audit_log, [
+            _audit_row(row, audited_as, None, row["status"], row["reason"], SYSTEM, row["created_at"]) for row in new])
     for row in new:
-        MESSAGES.labels(SERVICE, row["channel"], row["status"]).inc()
+        series(MESSAGES, row["channel"], row["status"]).inc()
     return [row["id"] for row in new]
 
 
@@ -216,26 +245,25 @@ class Change:
 
 
 def apply(session: Session, changes: Sequence[Change], actor: str = SYSTEM) -> None:
-    """Take the steps: each row changed only from the status it was read in, audited, counted; a failure
-    with channels left queues the message on the next one."""
+    """Take the steps in one statement, audited and counted; a failure with channels left queues the message
+    on the next one. The rows are written whole: the caller holds them (the sender its leased messages, an
+    API call the row it read in this transaction)."""
     if not changes:
         return
     now = datetime.now(timezone.utc)
-    table = Message.__table__
-    audit_rows, fallbacks = [], []
+    columns = Message.__table__.columns.keys()
+    rows, audit_rows, fallbacks = [], [], []
     for change in changes:
         row = change.message
         step = MESSAGE.step(row.status, change.action)
-        values = {"status": step.target, "reason": change.reason, "updated_at": now, **change.values}
-        result = session.execute(table.update().where(table.c.id == row.id, table.c.status == row.status)
-                                 .values(**values))
-        if result.rowcount != 1:
-            continue  # changed meanwhile (a delivery report racing the sender): the other change stands
+        rows.append({**{column: getattr(row, column) for column in columns}, "status": step.target,
+                     "reason": change.reason, "updated_at": now, **change.values})
         audit_rows.append(_audit_row(row, change.action, row.status, step.target, change.reason, actor, now))
         if step.target != row.status:
-            MESSAGES.labels(SERVICE, row.channel, step.target).inc()
+            series(MESSAGES, row.channel, step.target).inc()
         if step.target == "failed" and row.fallback and change.action == "fail":
             fallbacks.append((row, change.reason))
+    bulk.insert(session, Message.__table__, rows, update_on=("id",))
     bulk.insert(session, chassis.audit_log, audit_rows)
     if fallbacks:
         _fall_back(session, fallbacks, now)
@@ -246,7 +274,7 @@ def _fall_back(session: Session, failed: Sequence[tuple], now: datetime) -> None
     rows = []
     for row, why in failed:
         (channel, address), *rest = row.fallback
-        FALLBACKS.labels(SERVICE, row.channel).inc()
+        series(FALLBACKS, row.channel).inc()
         rows.append({
             **{column: getattr(row, column) for column in Message.__table__.columns.keys()},
             "id": str(uuid.uuid4()), "dedupe_key": dedupe_key(row.cause_id, row.recipient_id, channel),
@@ -255,7 +283,7 @@ def _fall_back(session: Session, failed: Sequence[tuple], now: datetime) -> None
             "attempts": 0, "next_attempt_at": now, "provider_id": "", "created_at": now, "sent_at": None,
             "delivered_at": None, "read_at": None, "updated_at": now,
         })
-    _insert(session, rows, actor=SYSTEM)
+    _insert(session, rows, audited_as="fall_back")
 
 
 # -- quiet hours and throttling ------------------------------------------------------------------------------

@@ -75,7 +75,7 @@ def _send(sessions: sessionmaker, claimed: list, channels: dict, now: datetime) 
             else:
                 ready[message.channel].append(message)
     for channel, messages in ready.items():
-        rules.CHANNEL_ATTEMPTS.labels(rules.SERVICE, channel).inc(len(messages))
+        rules.series(rules.CHANNEL_ATTEMPTS, channel).inc(len(messages))
         with tracing.message_span(f"notifications send {channel}", messages[0].trace_headers,
                                   trace.SpanKind.CLIENT, {"messaging.batch.message_count": len(messages)}):
             outcomes = channels[channel].send(messages)
@@ -105,18 +105,18 @@ def _after_sending(sessions: sessionmaker, message, outcome) -> Change:
     now = datetime.now(timezone.utc)
     attempts = message.attempts + 1
     if outcome.result in ("accepted", "delivered"):
-        rules.DELIVERY_LATENCY.labels(rules.SERVICE, message.channel).observe(
+        rules.series(rules.DELIVERY_LATENCY, message.channel).observe(
             max(0.0, (now - _utc(message.caused_at)).total_seconds()))
         values = {"attempts": attempts, "sent_at": now, "provider_id": outcome.provider_id, "next_attempt_at": None}
         if outcome.result == "delivered":
             return Change(message, "deliver", "", {**values, "delivered_at": now})
         return Change(message, "send", "", values)
-    rules.CHANNEL_ERRORS.labels(rules.SERVICE, message.channel).inc()
+    rules.series(rules.CHANNEL_ERRORS, message.channel).inc()
     if outcome.result == "retry":
         with sessions() as session:
             delays = policy.value(session, chassis, message.organization_id, message.site_id, rules.RETRY_DELAYS)
         if attempts <= len(delays):
-            rules.RETRIES.labels(rules.SERVICE, message.channel).inc()
+            rules.series(rules.RETRIES, message.channel).inc()
             return Change(message, "retry", outcome.reason,
                           {"attempts": attempts, "next_attempt_at": now + timedelta(seconds=float(delays[attempts - 1]))})
     return Change(message, "fail", outcome.reason, {"attempts": attempts, "next_attempt_at": None})

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.notifications.delivery.rules import Target, person_target, staff_target
+from services.notifications.delivery.rules import Target, in_transaction, person_target, staff_target
 from services.notifications.models import Recipient
 from services.notifications.recipients.tables import Occupancy, StaffMember, Unit
 
@@ -50,18 +50,28 @@ def person(session: Session, organization_id: str, person_id: str) -> list[Targe
 def staff_by_ids(session: Session, organization_id: str, member_ids: Iterable[str] = (),
                  user_ids: Iterable[str] = ()) -> list[Target]:
     """Active members named by member id or by the `sub` of their tokens."""
-    member_ids, user_ids = list(member_ids), list(user_ids)
-    members = session.scalars(select(StaffMember).where(
-        StaffMember.organization_id == organization_id, StaffMember.active.is_(True),
-        StaffMember.member_id.in_(member_ids) | StaffMember.user_id.in_(user_ids))).all()
-    return [staff_target(member) for member in members]
+    directory = _directory(session, organization_id)
+    members = {directory.by_member.get(member_id) for member_id in member_ids}
+    members |= {directory.by_user.get(user_id) for user_id in user_ids}
+    return [staff_target(member) for member in sorted(members - {None}, key=lambda m: m.member_id)]
+
+
+class _Directory:
+    def __init__(self, members: list[StaffMember]):
+        self.members = members
+        self.by_member = {member.member_id: member for member in members}
+        self.by_user = {member.user_id: member for member in members}
+
+
+def _directory(session: Session, organization_id: str) -> _Directory:
+    """The organization's active staff, read once per transaction: a batch of alerts shares it."""
+    return in_transaction(session, ("staff", organization_id), lambda: _Directory(session.scalars(
+        select(StaffMember).where(StaffMember.organization_id == organization_id, StaffMember.active.is_(True))
+        .order_by(StaffMember.member_id)).all()))
 
 
 def staff_with_roles(session: Session, organization_id: str, site_id: str, roles: Iterable[str]) -> list[Target]:
     """Active members holding one of the roles at the site (or at every site)."""
     roles = set(roles)
-    members = session.scalars(select(StaffMember).where(
-        StaffMember.organization_id == organization_id, StaffMember.active.is_(True))
-        .order_by(StaffMember.member_id)).all()
-    return [staff_target(member) for member in members
+    return [staff_target(member) for member in _directory(session, organization_id).members
             if roles & (set(member.site_roles.get(site_id, ())) | set(member.site_roles.get(EVERY_SITE, ())))]

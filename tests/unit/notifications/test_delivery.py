@@ -63,8 +63,8 @@ def test_an_email_is_accepted_by_the_mail_server_carrying_its_id_and_cause(sessi
     assert (message.status, message.cause_id, message.correlation_id) == ("sent", envelope.id, "corr-4711")
     with sessions() as session:
         trail = audit.trail(session, chassis.audit_log, organization_id=ORG_A, entity="message", entity_id=message.id)
-    assert [(t.action, t.from_state, t.to_state) for t in trail] == [("queue", None, "queued"),
-                                                                    ("send", "queued", "sent")]
+    assert [(t.action, t.from_state, t.to_state, t.actor) for t in trail] == [
+        ("send", "queued", "sent", "notifications")]
 
 
 def test_a_gateway_error_is_retried_with_backoff_then_the_report_marks_the_text_delivered(sessions, send, gateway,
