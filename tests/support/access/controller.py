@@ -3,14 +3,16 @@ webhook adapter.
 
 It verifies each webhook's Standard Webhooks signature, refuses an old or future timestamp, applies a
 webhook id once (a replay of a seen id changes nothing), keeps its own allow-list from the grants and
-revocations, decides swipes from that list alone, and reports entries back to the platform signed with
-the same secret. Tests steer it into the troubles real endpoints have: failures, 429 with Retry-After,
-410, or accepting now and acknowledging later.
+revocations, decides swipes from that list alone, verifies QR pass tokens offline with the platform's
+published keys, and reports entries back to the platform signed with the same secret. Tests steer it into
+the troubles real endpoints have: failures, 429 with Retry-After, 410, or accepting now and acknowledging
+later.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import threading
 import time
@@ -19,9 +21,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from standardwebhooks import Webhook, WebhookVerificationError
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from services.access.tokens import codec
 
 PASSED_TYPE = "psp.access.door_passed.v1"
 ACKNOWLEDGED_TYPE = "psp.access.acknowledged.v1"
@@ -43,6 +48,8 @@ class ReferenceController:
     answered: list = field(default_factory=list)
     seen_ids: set = field(default_factory=set)
     pending_acks: list = field(default_factory=list)
+    token_keys: dict = field(default_factory=dict)
+    clock_skew: float = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- the server --------------------------------------------------------------------------------------
@@ -108,6 +115,25 @@ class ReferenceController:
         grant = self.allow_list.get(credential)
         return bool(grant and door in grant["doors"]
                     and datetime.fromisoformat(grant["valid_from"]) <= at < datetime.fromisoformat(grant["valid_until"]))
+
+    def trust(self, published_keys: dict) -> None:
+        """The platform's published token keys (GET /v1/token-keys): all a reader needs to check QR passes."""
+        self.token_keys = {key["kid"]: Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(key["x"] + "=="))
+                           for key in published_keys["keys"]}
+        self.clock_skew = published_keys["clock_skew_seconds"]
+
+    def scan(self, token: str, door: str, at: datetime | None = None) -> tuple[bool, str]:
+        """A QR pass at a reader, decided offline: signed by a published key and within its window (checked
+        here, with no call to the platform), then on the controller's own list for this door."""
+        at = at or datetime.now(timezone.utc)
+        try:
+            claims = codec.verify(token, self.token_keys, at.timestamp(), self.clock_skew)
+        except codec.InvalidToken as refused:
+            return False, refused.reason
+        grant = self.allow_list.get(claims.token_id)
+        if grant is None:
+            return False, "not_granted"
+        return (True, "granted") if self.allows(claims.token_id, door, at) else (False, "not_in_scope")
 
     def swipe(self, credential: str, door: str, direction: str = "entry", serial_no: str | None = None,
               at: datetime | None = None) -> tuple[bytes, dict]:

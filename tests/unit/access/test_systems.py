@@ -17,6 +17,7 @@ from services.access.systems.tables import AccessSystem, DoorEvent, SyncState
 from tests.conftest import ORG_A, ORG_B
 from tests.support.access.controller import ReferenceController
 from tests.support.access.hikvision import HikvisionDevice
+from tests.support.outbox import published
 from tests.support.tickets import staff
 from tests.unit.access.support import FRONT_DESK, a_site, deliver, ok, refused, sessions_of
 
@@ -467,3 +468,34 @@ def test_the_demo_registers_the_reference_controller_once_the_site_is_known(acce
     deliver(access, issued(site, [site["front"]]))
     push(access)
     assert "CARD-0001" in controller.allow_list
+
+
+def test_the_controller_checks_a_qr_pass_offline_and_stops_opening_once_the_revocation_reaches_it(access, site,
+                                                                                                 controller):
+    register_webhook(access, site, controller)
+    manager = staff("pm-chen", roles=("property_manager",))
+    now = datetime.now(timezone.utc)
+    issued_pass = ok(access.post("/v1/passes", headers=manager, json={
+        "site_id": site["site_id"], "kind": "resident", "holder_name": "张伟", "person_id": site["person_id"],
+        "credential_kind": "qr", "valid_from": (now - timedelta(hours=1)).isoformat(),
+        "valid_until": (now + timedelta(days=1)).isoformat(), "door_ids": [site["front"]]}), 201)
+    deliver_published(access, PassIssued)
+    push(access)
+    token = ok(access.get(f"/v1/passes/{issued_pass['id']}/token", headers=manager))["token"]
+    controller.trust(ok(access.get("/v1/token-keys", headers=manager)))
+    assert controller.scan(token, "front-1") == (True, "granted")
+    assert controller.scan(token, "gate-2") == (False, "not_in_scope")
+    forged = token[:-6] + ("AAAAAA" if not token.endswith("AAAAAA") else "BBBBBB")
+    assert controller.scan(forged, "front-1")[0] is False
+    assert controller.scan(token, "front-1", at=now + timedelta(days=3)) == (False, "expired")
+
+    ok(access.post(f"/v1/passes/{issued_pass['id']}/revoke", headers=manager, json={"reason_code": "lost"}))
+    deliver_published(access, PassRevoked)
+    push(access)
+    assert controller.scan(token, "front-1") == (False, "not_granted")
+
+
+def deliver_published(access, message_cls) -> None:
+    """What access's passes recorded in the outbox, handed to its own handlers as the consumer would."""
+    engine = access.application.extensions["psp"].engine
+    deliver(access, *[payload for _, payload in published(engine, chassis, message_cls)])
