@@ -36,7 +36,6 @@ MESSAGE = Workflow("message", "queued", [
     Step("queued", "fail", "failed"),
     Step("sent", "deliver", "delivered"),
     Step("sent", "fail", "failed"),
-    Step("sent", "read", "read"),
     Step("delivered", "read", "read"),
 ], final=("failed", "read"))
 
