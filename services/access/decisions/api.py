@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from services.access.decisions import rules
 from services.access.decisions.cache import PassCache
-from services.access.decisions.metrics import DECISION_SECONDS, DECISIONS
+from services.access.decisions.metrics import DECISION_SECONDS, DECISIONS, SERVICE, start_at_zero
 from services.access.decisions.recorder import DecisionRecorder
 from services.access.decisions.tables import Decision
 from services.access.inputs import an_id
@@ -36,6 +36,7 @@ api = APIBlueprint("decisions", __name__, url_prefix="/v1")
 
 REVIEWERS = (*MANAGERS, CS_SUPERVISOR, SECURITY_GUARD)
 _EXTENSION = "access.decisions"
+start_at_zero()
 
 
 class DecisionIn(Schema):
@@ -122,8 +123,8 @@ def decide(json_data):
         "organization_id": caller.organization_id, "site_id": door.site_id if door else "", "door_id": door_id,
         "credential": credential, "credential_kind": kind, "pass_id": pass_id, "outcome": outcome,
         "reason": reason, "asked_by": caller.subject, "decided_at": decided_at})
-    DECISIONS.labels(outcome, reason).inc()
-    DECISION_SECONDS.observe(time.perf_counter() - started)
+    DECISIONS.labels(SERVICE, outcome, reason).inc()
+    DECISION_SECONDS.labels(SERVICE).observe(time.perf_counter() - started)
     return {"outcome": outcome, "reason": reason, "pass_id": pass_id, "door_id": door_id, "decided_at": decided_at}
 
 
