@@ -13,10 +13,11 @@ from sqlalchemy import or_, select
 
 from services.notifications.delivery import channels, rules
 from services.notifications.delivery.tables import Message, Outgoing
+from services.notifications.listing import visible
 from services.notifications.models import chassis
 from shared import audit
 from shared.audit import AuditEntryOut
-from shared.auth import ALL_SITES, auth, principal
+from shared.auth import auth, principal
 from shared.fields import UtcDateTime
 from shared.paging import PageQuery, keyset_page, page_of
 from shared.problems import Problem, not_found
@@ -101,23 +102,13 @@ def _staff_only():
     return caller
 
 
-def _visible_messages():
-    caller = _staff_only()
-    stmt = select(Message).where(Message.organization_id == caller.organization_id)
-    if ALL_SITES not in caller.sites:
-        stmt = stmt.where(or_(Message.site_id.is_(None), Message.site_id.in_([*caller.sites, *caller.site_roles])))
-    return stmt
-
-
 @api.get("/messages")
 @api.auth_required(auth)
 @api.input(MessageQuery, location="query")
 @api.output(page_of(MessageOut))
 def list_messages(query_data):
-    stmt = _visible_messages()
-    for name in ("status", "channel", "cause_id", "recipient_id"):
-        if query_data.get(name):
-            stmt = stmt.where(getattr(Message, name) == query_data[name])
+    _staff_only()
+    stmt = visible(Message, query_data, ("status", "channel", "cause_id", "recipient_id"))
     return keyset_page(db_session(), stmt, (Message.created_at, Message.id), query_data)
 
 
@@ -125,7 +116,8 @@ def list_messages(query_data):
 @api.auth_required(auth)
 @api.output(MessageDetailOut)
 def get_message(message_id):
-    message = db_session().scalars(_visible_messages().where(Message.id == message_id)).first()
+    _staff_only()
+    message = db_session().scalars(visible(Message, {"id": message_id}, ("id",))).first()
     if message is None:
         raise not_found("message")
     message.trail = audit.trail(db_session(), chassis.audit_log, organization_id=message.organization_id,
@@ -202,9 +194,6 @@ def take_delivery_report(json_data):
 @api.output(page_of(OutgoingOut))
 def list_outgoing(query_data):
     """E-mail and SMS kept instead of sent when no mail server or gateway is configured (`make run`)."""
-    caller = _staff_only()
-    stmt = select(Outgoing).where(Outgoing.organization_id == caller.organization_id)
-    for name in ("channel", "address"):
-        if query_data.get(name):
-            stmt = stmt.where(getattr(Outgoing, name) == query_data[name])
+    _staff_only()
+    stmt = visible(Outgoing, query_data, ("channel", "address"))
     return keyset_page(db_session(), stmt, (Outgoing.kept_at, Outgoing.message_id), query_data)

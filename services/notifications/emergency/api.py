@@ -5,11 +5,11 @@ from __future__ import annotations
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Integer, String
 from apiflask.validators import Length, OneOf
-from sqlalchemy import select
 
 from services.notifications.emergency import rules
 from services.notifications.emergency.tables import EmergencyAlert
-from shared.auth import ALL_SITES, auth, principal, roles_at
+from services.notifications.listing import visible
+from shared.auth import auth, principal, roles_at
 from shared.fields import UtcDateTime
 from shared.paging import PageQuery, keyset_page, page_of
 from shared.web import db_session, get_visible
@@ -43,13 +43,7 @@ class AlertQuery(PageQuery):
 @api.input(AlertQuery, location="query")
 @api.output(page_of(AlertOut))
 def list_alerts(query_data):
-    caller = principal()
-    stmt = select(EmergencyAlert).where(EmergencyAlert.organization_id == caller.organization_id)
-    if ALL_SITES not in caller.sites:
-        stmt = stmt.where(EmergencyAlert.site_id.in_([*caller.sites, *caller.site_roles]))
-    for name in ("incident_id", "state"):
-        if query_data.get(name):
-            stmt = stmt.where(getattr(EmergencyAlert, name) == query_data[name])
+    stmt = visible(EmergencyAlert, query_data, ("incident_id", "state"))
     return keyset_page(db_session(), stmt, (EmergencyAlert.created_at, EmergencyAlert.id), query_data)
 
 

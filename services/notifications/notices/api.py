@@ -10,6 +10,7 @@ from flask import Response, render_template_string
 from marshmallow import ValidationError, validates_schema
 from sqlalchemy import select
 
+from services.notifications.listing import visible
 from services.notifications.models import chassis
 from services.notifications.notices import rules
 from services.notifications.notices.tables import Notice
@@ -178,13 +179,7 @@ def create_notice(json_data):
 @api.input(NoticeQuery, location="query")
 @api.output(page_of(NoticeOut))
 def list_notices(query_data):
-    caller = principal()
-    stmt = select(Notice).where(Notice.organization_id == caller.organization_id)
-    if ALL_SITES not in caller.sites:
-        stmt = stmt.where(Notice.site_id.in_([*caller.sites, *caller.site_roles]))
-    for name in ("state", "site_id"):
-        if query_data.get(name):
-            stmt = stmt.where(getattr(Notice, name) == query_data[name])
+    stmt = visible(Notice, query_data, ("state", "site_id"))
     return keyset_page(db_session(), stmt, (Notice.created_at, Notice.id), query_data)
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Dict, Integer, String
 from apiflask.validators import Length, OneOf
-from sqlalchemy import select
 
+from services.notifications.listing import visible
 from services.notifications.templates import rules
 from services.notifications.templates.catalogue import KINDS, LANGUAGES, sample
 from services.notifications.templates.tables import Template
@@ -72,10 +72,7 @@ class PreviewOut(Schema):
 @api.input(TemplateQuery, location="query")
 @api.output(page_of(TemplateOut))
 def list_templates(query_data):
-    stmt = select(Template).where(Template.organization_id == principal().organization_id)
-    for name in ("kind", "language"):
-        if query_data.get(name):
-            stmt = stmt.where(getattr(Template, name) == query_data[name])
+    stmt = visible(Template, query_data, ("kind", "language"))
     return keyset_page(db_session(), stmt, (Template.kind, Template.language, Template.version), query_data)
 
 

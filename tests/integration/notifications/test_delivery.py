@@ -13,16 +13,15 @@ from psp.ticketing.v1.sla_pb2 import SlaRecipient, TicketSlaBreached
 from sqlalchemy import select, update
 from werkzeug.serving import make_server
 
-from services.notifications.delivery import channels, rules, sender
+from services.notifications.delivery import channels, sender
 from services.notifications.delivery.tables import Message
-from services.notifications.models import chassis
 from services.ticketing.models import chassis as ticketing_chassis
-from shared import db, policy, tracing
+from shared import db, tracing
 from shared.bus import outbox
 from shared.bus.envelope import timestamp
 from shared.config import Settings
 from tests.conftest import ORG_A, running_workers, wait_until
-from tests.support.notifications.events import a_site, a_staff_member, an_occupant, deliver
+from tests.support.notifications.events import a_staff_member, an_occupant, deliver, prepared
 from tests.support.notifications.peers import free_port, mail_server, sms_gateway
 
 
@@ -32,12 +31,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def sessions(platform_env):
     engine = db.make_engine(platform_env["notifications"])
-    made = db.make_sessionmaker(engine)
-    a_site(made)
-    with made() as session, session.begin():
-        policy.override(session, chassis, organization_id=ORG_A, site_id=None, setting=rules.QUIET_HOURS,
-                        new_value=[], actor="test")
-    yield made
+    yield prepared(db.make_sessionmaker(engine))
     engine.dispose()
 
 

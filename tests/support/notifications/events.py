@@ -7,9 +7,11 @@ from psp.occupants.v1.people_pb2 import OccupancyStarted
 from psp.occupants.v1.places_pb2 import SiteRegistered, UnitRegistered
 from psp.occupants.v1.staff_pb2 import StaffMemberChanged, StaffSiteRoles
 
+from services.notifications.delivery import rules
+from services.notifications.models import chassis
 from services.notifications.service import SERVICE
 from shared.bus.envelope import event_type_of, new_envelope, unpack
-from shared import auth
+from shared import auth, policy
 from shared.config import Settings
 from tests.conftest import ORG_A, SECRET
 
@@ -27,6 +29,15 @@ def deliver(sessions, payload, organization_id: str = ORG_A, envelope=None):
         event = unpack(envelope, type(payload))
         route.handler(session, [event] if route.batched else event)
     return envelope
+
+
+def prepared(sessions):
+    """Notifications' database with the test site known and quiet hours off (a test about them sets them)."""
+    a_site(sessions)
+    with sessions() as session, session.begin():
+        policy.override(session, chassis, organization_id=ORG_A, site_id=None, setting=rules.QUIET_HOURS,
+                        new_value=[], actor="test")
+    return sessions
 
 
 def a_site(sessions, site_id: str = SITE, organization_id: str = ORG_A, time_zone: str = "Asia/Shanghai"):

@@ -1,11 +1,10 @@
 import pytest
 
-from services.notifications.delivery import channels, rules, sender
-from services.notifications.models import chassis
-from shared import db, policy
+from services.notifications.delivery import channels, sender
+from shared import db
 from shared.config import Settings
-from tests.conftest import ORG_A, SECRET, migrate
-from tests.support.notifications.events import a_site
+from tests.conftest import SECRET, migrate
+from tests.support.notifications.events import prepared
 from tests.support.notifications.peers import mail_server, sms_gateway
 
 
@@ -21,14 +20,8 @@ def database(tmp_path, monkeypatch):
 
 @pytest.fixture
 def sessions(database):
-    """Notifications' database with the demo site known and quiet hours off (a test about them sets them)."""
     engine = db.make_engine(database)
-    made = db.make_sessionmaker(engine)
-    a_site(made)
-    with made() as session, session.begin():
-        policy.override(session, chassis, organization_id=ORG_A, site_id=None, setting=rules.QUIET_HOURS,
-                        new_value=[], actor="test")
-    yield made
+    yield prepared(db.make_sessionmaker(engine))
     engine.dispose()
 
 
