@@ -1,5 +1,5 @@
 """`make run`'s demo organization on the billing side: once occupants' units and their owners have arrived,
-the office-tower move-in set and a residential monthly set at the site, the paid-services catalogue, the
+at each site the office-tower move-in set and a residential monthly set, the paid-services catalogue, the
 site's last five months billed by the worker, most of it paid, and one account in arrears."""
 
 from __future__ import annotations
@@ -40,11 +40,19 @@ def seed(session: Session, organization_id: str) -> None:
 
 
 def seed_live(session: Session, organization_id: str) -> bool:
-    """False until a site's units and owners are here and its demo bill runs are done; then the payments."""
-    site_id = session.scalar(select(Occupancy.site_id).where(Occupancy.organization_id == organization_id)
-                             .group_by(Occupancy.site_id).having(func.count() >= 3).limit(1))
-    if site_id is None:
+    """False until a site's units and owners are here and the demo bill runs are done; then the payments.
+    Every site with at least three occupied units gets the same."""
+    sites = session.scalars(select(Occupancy.site_id).where(Occupancy.organization_id == organization_id)
+                            .group_by(Occupancy.site_id).having(func.count() >= 3).order_by(Occupancy.site_id)).all()
+    if not sites:
         return False
+    done = True
+    for site_id in sites:
+        done = _seed_site(session, organization_id, site_id) and done
+    return done
+
+
+def _seed_site(session: Session, organization_id: str, site_id: str) -> bool:
     if not session.scalar(select(FeeItem.id).where(FeeItem.site_id == site_id).limit(1)):
         _price(session, organization_id, site_id)
         return False

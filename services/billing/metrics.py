@@ -22,6 +22,14 @@ WEBHOOK_SIGNATURE_FAILURES = Counter("billing_webhook_signature_failures_total",
                                      "Payment webhooks refused for a bad, stale or replayed signature, by reason.",
                                      ["service", "reason"])
 
+# Series that exist from the start at 0, so dashboards and alerts read 0 rather than nothing (methods, steps
+# and refusal reasons are started where they are defined).
+for _item in ("management_fee", "paid_service", "overtime_air_conditioning", "late_fee"):
+    CHARGES_RAISED.labels(SERVICE, _item)
+    CHARGED_AMOUNT.labels(SERVICE, _item)
+for _metric in (BILL_RUN_UNITS, BILL_RUN_DURATION, BILL_RUNS_UNFINISHED):
+    _metric.labels(SERVICE)
+
 
 def charged(rows) -> None:
     """Count newly raised charge rows, a label at a time."""

@@ -6,6 +6,7 @@ from services.billing.arrears import rules as arrears
 from services.billing.arrears import tables as _arrears_tables  # noqa: F401  (registers the tables)
 from services.billing.billruns import rules as bill_runs
 from services.billing.catalogue import tables as _catalogue_tables  # noqa: F401
+from services.billing.deposits import handlers as _deposits_handlers  # noqa: F401  (registers the handler)
 from services.billing.handlers import handlers
 from services.billing.ledger import handlers as _ledger_handlers  # noqa: F401  (registers the handlers)
 from services.billing.meters import handlers as _meters_handlers  # noqa: F401  (registers the handler)

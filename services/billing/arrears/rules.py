@@ -36,6 +36,8 @@ LATE_FEE_RATE = policy.define("billing.arrears.late_fee_rate_per_day", "0.0003",
                               "Late fee (滞纳金) per day on the overdue amount, after the grace days.")
 GRACE_DAYS = policy.define("billing.arrears.grace_days", 30, "Days overdue before the late fee accrues.")
 ACTOR = "arrears-ladder"
+for _step in STEPS:
+    metrics.ARREARS_STEPS.labels(metrics.SERVICE, _step)
 _STEPS = uuid.UUID("2f8e6d4c-1a3b-4c5d-8e7f-9a0b1c2d3e4f")
 
 

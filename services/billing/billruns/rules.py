@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, time as clock, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.billing import metrics
@@ -91,6 +91,9 @@ def run_queued(sessions: sessionmaker) -> int:
     while (claimed := _claim(sessions)) is not None:
         _make(sessions, *claimed)
         made += 1
+    with sessions() as session:
+        metrics.BILL_RUNS_UNFINISHED.labels(metrics.SERVICE).set(session.scalar(
+            select(func.count()).select_from(BillRun).where(BillRun.state != "done")))
     return made
 
 
@@ -109,7 +112,8 @@ def _claim(sessions: sessionmaker) -> tuple[str, str] | None:
                 run = session.get(BillRun, run_id)
                 if run.started_at is None:
                     run.started_at = now
-                    run.units_total = session.query(Unit).filter(Unit.site_id == run.site_id).count()
+                    run.units_total = session.scalar(select(func.count()).select_from(Unit).where(
+                        Unit.site_id == run.site_id))
                     audit.record_for(session, chassis.audit_log, run, entity="bill_run", action="start",
                                      actor=ACTOR, from_state="queued", to_state="running")
                 return run_id, holder

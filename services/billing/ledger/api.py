@@ -366,6 +366,11 @@ def add_gateway(site_id, json_data):
             "webhook_url": f"/v1/payment-gateways/{gateway.id}/webhook"}
 
 
+REFUSALS = ("invalid", "stale", "a replay", "from an unknown gateway")
+for _reason in REFUSALS:
+    metrics.WEBHOOK_SIGNATURE_FAILURES.labels(metrics.SERVICE, _reason)
+
+
 def _refused(reason: str) -> Problem:
     metrics.WEBHOOK_SIGNATURE_FAILURES.labels(metrics.SERVICE, reason).inc()
     return Problem(401, "Unauthorized", f"The webhook's signature is {reason}.")

@@ -32,6 +32,10 @@ METHODS = ("counter", "door_to_door", "direct_debit", "online")
 PREPAYMENT_ALLOWED = policy.define(
     "billing.prepayment_allowed", True,
     "Whether a payment may exceed what is owed, the rest kept as a prepaid balance (预收).")
+# Every method's series exists from the start at 0, so a rate over a quiet method reads 0.
+for _method in METHODS:
+    metrics.PAYMENTS_POSTED.labels(metrics.SERVICE, _method)
+    metrics.PAID_AMOUNT.labels(metrics.SERVICE, _method)
 _ACCOUNTS = uuid.UUID("4b1f6e0a-2c7d-4e59-9a3b-8d0c1e2f3a4b")
 
 
