@@ -261,11 +261,7 @@ def create_survey(json_data):
 @api.input(SurveyQuery, location="query")
 @api.output(page_of(SurveyOut))
 def list_surveys(query_data):
-    stmt = at_visible_sites(select(Survey), Survey, query_data["site_id"])
-    for name in ("kind", "period"):
-        if query_data[name]:
-            stmt = stmt.where(getattr(Survey, name) == query_data[name])
-    page = keyset_page(db_session(), stmt, (Survey.created_at, Survey.id), query_data)
+    page = keyset_page(db_session(), _surveys(query_data), (Survey.created_at, Survey.id), query_data)
     return {**page, "items": [_survey(survey, with_history=False) for survey in page["items"]]}
 
 
@@ -309,9 +305,13 @@ def survey_results(survey_id):
 @api.output(page_of(ResultsOut))
 def results_per_site(query_data):
     """One kind and period's results, site by site, for comparing the sites the caller sees."""
+    page = keyset_page(db_session(), _surveys(query_data), (Survey.site_id, Survey.id), query_data)
+    return {**page, "items": [rules.results(db_session(), survey) for survey in page["items"]]}
+
+
+def _surveys(query_data):
     stmt = at_visible_sites(select(Survey), Survey, query_data["site_id"])
     for name in ("kind", "period"):
         if query_data[name]:
             stmt = stmt.where(getattr(Survey, name) == query_data[name])
-    page = keyset_page(db_session(), stmt, (Survey.site_id, Survey.id), query_data)
-    return {**page, "items": [rules.results(db_session(), survey) for survey in page["items"]]}
+    return stmt
