@@ -150,15 +150,19 @@ def record_changes(session: Session, organization_id: str, changes: Iterable[dic
     if not systems:
         return 0
     mapped = {system_id: set(doors) for system_id, doors in doors_by_system(session, [s.id for s in systems]).items()}
+    changes = list(changes)
+    held = {(row.system_id, row.credential): row for row in session.execute(
+        select(SyncState.id, SyncState.system_id, SyncState.credential, SyncState.changed_at, SyncState.action)
+        .where(SyncState.system_id.in_(mapped), SyncState.credential.in_({c["credential"] for c in changes})))}
     latest: dict[tuple[str, str], dict] = {}
     for change in changes:
         for system in systems:
-            if change["action"] == "grant" and not mapped[system.id].intersection(change["grant"]["door_ids"]):
-                continue
-            latest[(system.id, change["credential"])] = _row(system, change)
-    held = {(row.system_id, row.credential): row for row in session.execute(
-        select(SyncState.id, SyncState.system_id, SyncState.credential, SyncState.changed_at).where(
-            SyncState.system_id.in_(mapped), SyncState.credential.in_({key[1] for key in latest})))}
+            key = (system.id, change["credential"])
+            if change["action"] == "revoke" or mapped[system.id].intersection(change["grant"]["door_ids"]):
+                latest[key] = _row(system, change)
+            elif key in held and held[key].action == "grant":
+                # The pass no longer opens any door of this system: what it was granted there goes.
+                latest[key] = _row(system, {**change, "action": "revoke"})
     rows = []
     for key, row in latest.items():
         if key in held:

@@ -499,3 +499,21 @@ def deliver_published(access, message_cls) -> None:
     """What access's passes recorded in the outbox, handed to its own handlers as the consumer would."""
     engine = access.application.extensions["psp"].engine
     deliver(access, *[payload for _, payload in published(engine, chassis, message_cls)])
+
+
+def test_a_pass_moved_to_another_systems_doors_is_revoked_where_it_was(access, site, controller):
+    lobby = register_webhook(access, site, controller)
+    second = ReferenceController()
+    second.start()
+    try:
+        garage = register_webhook(access, site, second, doors=[{"door_id": site["barrier"], "system_door_id": "b"}])
+        grant = issued(site, [site["front"]])
+        deliver(access, grant)
+        push(access)
+        deliver(access, issued(site, [site["barrier"]], pass_id=grant.pass_id))
+        push(access)
+        assert "CARD-0001" not in controller.allow_list and second.allow_list["CARD-0001"]["doors"] == ["b"]
+        assert [row["action"] for row in states(access, lobby["id"])] == ["revoke"]
+        assert [row["action"] for row in states(access, garage["id"])] == ["grant"]
+    finally:
+        second.stop()
