@@ -7,8 +7,11 @@ from datetime import datetime, timezone
 from apiflask.fields import AwareDateTime, List, String
 from apiflask.validators import Length, Range
 
+from sqlalchemy import select
+
 from services.access.places.tables import Site
-from shared.web import get_referenced
+from shared.paging import keyset_page
+from shared.web import db_session, get_referenced, get_visible
 
 
 def an_id(required: bool = True, description: str = "") -> String:
@@ -32,3 +35,14 @@ def ids(description: str = "") -> List:
 def site_named(site_id: str) -> Site:
     """The site a request body names: one of the caller's organization's, visible to the caller."""
     return get_referenced(Site, site_id, "site_id", "site")
+
+
+def listed_at_site(model, query_data: dict, *filters: str) -> dict:
+    """A page of the model's rows at the query's site (404 for a site the caller does not see), narrowed by
+    the query's `filters` that are set, each a column of the same name."""
+    site = get_visible(Site, query_data["site_id"], "site")
+    stmt = select(model).where(model.site_id == site.site_id)
+    for name in filters:
+        if query_data[name]:
+            stmt = stmt.where(getattr(model, name) == query_data[name])
+    return keyset_page(db_session(), stmt, (model.id,), query_data)

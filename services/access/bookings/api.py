@@ -6,17 +6,16 @@ from __future__ import annotations
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, List, Method, String
 from apiflask.validators import Length, OneOf
-from sqlalchemy import select
 
 from services.access.bookings import rules
 from services.access.bookings.tables import KINDS, Booking
-from services.access.inputs import a_moment, an_id, ids
+from services.access.inputs import a_moment, an_id, ids, listed_at_site
 from services.access.passes.tables import CREDENTIAL_KINDS
-from services.access.places.tables import PassHolder, Site, Unit
+from services.access.places.tables import PassHolder, Unit
 from shared.auth import auth, principal, require_role_at
 from shared.fields import UtcDateTime
 from shared.idempotency import idempotent
-from shared.paging import PageQuery, keyset_page, page_of
+from shared.paging import PageQuery, page_of
 from shared.problems import unprocessable
 from shared.web import db_session, get_referenced, get_visible, take_step
 
@@ -102,12 +101,7 @@ def apply(json_data):
 @api.input(BookingQuery, location="query")
 @api.output(page_of(BookingOut))
 def list_bookings(query_data):
-    site = get_visible(Site, query_data["site_id"], "site")
-    stmt = select(Booking).where(Booking.site_id == site.site_id)
-    for column in ("kind", "state"):
-        if query_data[column]:
-            stmt = stmt.where(getattr(Booking, column) == query_data[column])
-    return keyset_page(db_session(), stmt, (Booking.id,), query_data)
+    return listed_at_site(Booking, query_data, "kind", "state")
 
 
 @api.get("/bookings/<booking_id>")

@@ -5,16 +5,15 @@ from __future__ import annotations
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import List, String
 from apiflask.validators import Length, OneOf
-from sqlalchemy import select
 
 from services.access.doors import rules
 from services.access.doors.tables import DOOR_KINDS, Door, Zone
-from services.access.inputs import an_id, ids, site_named
-from services.access.places.tables import Building, Site
+from services.access.inputs import an_id, ids, listed_at_site, site_named
+from services.access.places.tables import Building
 from shared.auth import auth, principal, require_role_at
 from shared.fields import UtcDateTime
 from shared.problems import unprocessable
-from shared.paging import PageQuery, keyset_page, page_of
+from shared.paging import PageQuery, page_of
 from shared.roles import CS_SUPERVISOR, MANAGERS
 from shared.web import db_session, get_referenced, get_visible
 
@@ -78,8 +77,7 @@ def add_zone(json_data):
 @api.input(SiteQuery, location="query")
 @api.output(page_of(ZoneOut))
 def list_zones(query_data):
-    site = get_visible(Site, query_data["site_id"], "site")
-    return keyset_page(db_session(), select(Zone).where(Zone.site_id == site.site_id), (Zone.id,), query_data)
+    return listed_at_site(Zone, query_data)
 
 
 @api.post("/doors")
@@ -104,8 +102,7 @@ def add_door(json_data):
 @api.input(SiteQuery, location="query")
 @api.output(page_of(DoorOut))
 def list_doors(query_data):
-    site = get_visible(Site, query_data["site_id"], "site")
-    return keyset_page(db_session(), select(Door).where(Door.site_id == site.site_id), (Door.id,), query_data)
+    return listed_at_site(Door, query_data)
 
 
 @api.get("/doors/<door_id>")

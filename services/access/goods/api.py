@@ -5,16 +5,15 @@ from __future__ import annotations
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Integer, List, Method, Nested, String
 from apiflask.validators import Length, OneOf, Range
-from sqlalchemy import select
 
 from services.access.goods import rules
 from services.access.goods.tables import GoodsRelease
-from services.access.inputs import an_id
-from services.access.places.tables import PassHolder, Site, Unit
+from services.access.inputs import an_id, listed_at_site
+from services.access.places.tables import PassHolder, Unit
 from shared.auth import auth, principal, require_role_at
 from shared.fields import UtcDateTime
 from shared.idempotency import idempotent
-from shared.paging import PageQuery, keyset_page, page_of
+from shared.paging import PageQuery, page_of
 from shared.problems import unprocessable
 from shared.web import db_session, get_referenced, get_visible, take_step
 
@@ -97,11 +96,7 @@ def apply(json_data):
 @api.input(GoodsQuery, location="query")
 @api.output(page_of(GoodsReleaseOut))
 def list_releases(query_data):
-    site = get_visible(Site, query_data["site_id"], "site")
-    stmt = select(GoodsRelease).where(GoodsRelease.site_id == site.site_id)
-    if query_data["state"]:
-        stmt = stmt.where(GoodsRelease.state == query_data["state"])
-    return keyset_page(db_session(), stmt, (GoodsRelease.id,), query_data)
+    return listed_at_site(GoodsRelease, query_data, "state")
 
 
 @api.get("/goods-releases/<release_id>")

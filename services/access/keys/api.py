@@ -5,16 +5,15 @@ from __future__ import annotations
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Integer, List, Method, Nested, String
 from apiflask.validators import Length, OneOf, Range
-from sqlalchemy import select
 
-from services.access.inputs import an_id, site_named
+from services.access.inputs import an_id, listed_at_site, site_named
 from services.access.keys import rules
 from services.access.keys.tables import Key, KeyHandover
-from services.access.places.tables import PassHolder, Site, Unit
+from services.access.places.tables import PassHolder, Unit
 from shared.auth import auth, principal, require_role_at, roles_at
 from shared.fields import UtcDateTime
 from shared.idempotency import idempotent
-from shared.paging import PageQuery, keyset_page, page_of
+from shared.paging import PageQuery, page_of
 from shared.problems import unprocessable
 from shared.web import db_session, get_referenced, get_visible, take_step
 
@@ -114,12 +113,7 @@ def register_key(json_data):
 @api.input(KeyQuery, location="query")
 @api.output(page_of(KeyOut))
 def list_keys(query_data):
-    site = get_visible(Site, query_data["site_id"], "site")
-    stmt = select(Key).where(Key.site_id == site.site_id)
-    for column in ("state", "unit_id"):
-        if query_data[column]:
-            stmt = stmt.where(getattr(Key, column) == query_data[column])
-    return keyset_page(db_session(), stmt, (Key.id,), query_data)
+    return listed_at_site(Key, query_data, "state", "unit_id")
 
 
 @api.get("/keys/<key_id>")
@@ -186,11 +180,7 @@ def report_key_found(key_id, json_data):
 @api.input(HandoverQuery, location="query")
 @api.output(page_of(HandoverOut))
 def list_handovers(query_data):
-    site = get_visible(Site, query_data["site_id"], "site")
-    stmt = select(KeyHandover).where(KeyHandover.site_id == site.site_id)
-    if query_data["state"]:
-        stmt = stmt.where(KeyHandover.state == query_data["state"])
-    return keyset_page(db_session(), stmt, (KeyHandover.id,), query_data)
+    return listed_at_site(KeyHandover, query_data, "state")
 
 
 @api.get("/key-handovers/<handover_id>")

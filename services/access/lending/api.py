@@ -7,9 +7,8 @@ from decimal import Decimal
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Method, String
 from apiflask.validators import Length, OneOf
-from sqlalchemy import select
 
-from services.access.inputs import a_moment, an_id, site_named
+from services.access.inputs import a_moment, an_id, listed_at_site, site_named
 from services.access.keys.tables import Key
 from services.access.lending import rules
 from services.access.lending.tables import Loan, StoredItem
@@ -17,7 +16,7 @@ from services.access.places.tables import Site
 from shared.auth import auth, principal, require_role_at, roles_at
 from shared.fields import DecimalString, UtcDateTime
 from shared.idempotency import idempotent
-from shared.paging import PageQuery, keyset_page, page_of
+from shared.paging import PageQuery, page_of
 from shared.problems import unprocessable
 from shared.web import db_session, get_referenced, get_visible, take_step
 
@@ -130,11 +129,7 @@ def lend(json_data):
 @api.input(LoanQuery, location="query")
 @api.output(page_of(LoanOut))
 def list_loans(query_data):
-    site = get_visible(Site, query_data["site_id"], "site")
-    stmt = select(Loan).where(Loan.site_id == site.site_id)
-    if query_data["state"]:
-        stmt = stmt.where(Loan.state == query_data["state"])
-    return keyset_page(db_session(), stmt, (Loan.id,), query_data)
+    return listed_at_site(Loan, query_data, "state")
 
 
 @api.get("/loans/<loan_id>")
@@ -182,11 +177,7 @@ def store(json_data):
 @api.input(StorageQuery, location="query")
 @api.output(page_of(StoredItemOut))
 def list_storage(query_data):
-    site = get_visible(Site, query_data["site_id"], "site")
-    stmt = select(StoredItem).where(StoredItem.site_id == site.site_id)
-    if query_data["state"]:
-        stmt = stmt.where(StoredItem.state == query_data["state"])
-    return keyset_page(db_session(), stmt, (StoredItem.id,), query_data)
+    return listed_at_site(StoredItem, query_data, "state")
 
 
 @api.post("/storage/<item_id>/pick-up")

@@ -6,18 +6,17 @@ from __future__ import annotations
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Integer, List, Method, String
 from apiflask.validators import Length, OneOf, Range
-from sqlalchemy import select
 
 from services.access.models import chassis
-from services.access.inputs import a_moment, an_id, ids, site_named
+from services.access.inputs import a_moment, an_id, ids, listed_at_site, site_named
 from services.access.passes import rules
 from services.access.passes.tables import CREDENTIAL_KINDS, KINDS, Pass
-from services.access.places.tables import PassHolder, Site
+from services.access.places.tables import PassHolder
 from shared.audit import AuditEntryOut, trail
 from shared.auth import auth, principal, require_role_at, roles_at
 from shared.fields import UtcDateTime
 from shared.idempotency import idempotent
-from shared.paging import PageQuery, keyset_page, page_of
+from shared.paging import PageQuery, page_of
 from shared.problems import unprocessable
 from shared.web import db_session, get_referenced, get_visible, take_step
 
@@ -152,12 +151,7 @@ def register_visit(json_data):
 @api.input(PassQuery, location="query")
 @api.output(page_of(PassOut))
 def list_passes(query_data):
-    site = get_visible(Site, query_data["site_id"], "site")
-    stmt = select(Pass).where(Pass.site_id == site.site_id)
-    for column in ("state", "kind", "person_id"):
-        if query_data[column]:
-            stmt = stmt.where(getattr(Pass, column) == query_data[column])
-    return keyset_page(db_session(), stmt, (Pass.id,), query_data)
+    return listed_at_site(Pass, query_data, "state", "kind", "person_id")
 
 
 @api.get("/passes/<pass_id>")
