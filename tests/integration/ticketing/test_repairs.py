@@ -1,6 +1,6 @@
 """Repairs on PostgreSQL and RabbitMQ: billing's prices and occupants' handovers arrive over the bus, paid
-work is quoted exactly in NUMERIC columns, technicians racing for one pool order leave one winner, and two
-acceptances at once charge once."""
+work is quoted exactly in NUMERIC columns, technicians racing for one pool order leave one winner, two
+acceptances at once charge once, and billing raises the charge from the acceptance, once."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from shared.bus.connection import connect
 from shared.bus.envelope import new_envelope
 from shared.bus.publisher import Outgoing, Publisher
 from shared.config import Settings
-from tests.conftest import ORG_A, running_workers, wait_until
+from tests.conftest import ORG_A, bearer, create_site, running_workers, wait_until
 from tests.support.outbox import published
 from tests.support.tickets import a_person, a_unit, deliver, staff
 
@@ -30,6 +30,7 @@ pytestmark = pytest.mark.integration
 
 SITE = str(uuid.uuid4())
 CS = staff("cs-wang", roles=(), sites=(), site_roles={SITE: ["cs_specialist"]})
+MANAGER = bearer(roles=("property_manager",))
 TECHNICIANS = [staff(f"tech-{n}", roles=(), sites=(), site_roles={SITE: ["technician"]}) for n in range(4)]
 
 
@@ -146,3 +147,49 @@ def test_four_technicians_taking_one_pool_order_at_once_leave_one_holder(ticketi
                                   .order_by(log.c.id)).all()
     assert dispatched.technician_user_id == holder and holder in {f"tech-{n}" for n in range(4)}
     assert actions == ["open", "take"]
+
+
+def test_billings_price_quotes_the_work_and_the_occupants_acceptance_is_charged_in_billing_once(
+        occupants_api, ticketing, databases):
+    from services.billing.app import create_app
+
+    billing = create_app().test_client()
+    site = create_site(occupants_api)
+    building = ok(occupants_api.post(f"/v1/sites/{site['id']}/buildings", json={"code": "B", "name": "Tower B"},
+                                     headers=MANAGER), 201)
+    unit = ok(occupants_api.post(f"/v1/buildings/{building['id']}/units", headers=MANAGER, json={
+        "number": "0806", "floor": 8, "kind": "residence", "floor_area_m2": "76.00"}), 201)
+    person = ok(occupants_api.post("/v1/persons", headers=MANAGER, json={
+        "site_id": site["id"], "full_name": "周敏", "phone": "13800000006"}), 201)
+    desk = staff("cs-wang", roles=("cs_specialist",), sites=(site["id"],))
+    with running_workers("occupants", "ticketing", "billing"):
+        wait_until(lambda: billing.put(f"/v1/sites/{site['id']}/paid-services/replace_tap", headers=MANAGER, json={
+            "name": "更换水龙头 Replace a tap", "price": "80.00", "unit": "piece"}).status_code == 200,
+            what="the site in billing")
+
+        def register():
+            """The ticket, once the unit, the person and the price have reached ticketing (422 before)."""
+            with _state(ticketing).sessions() as session:
+                if session.get(CatalogueEntry, (site["id"], "replace_tap")) is None:
+                    return None
+            response = ticketing.post("/v1/tickets", headers=desk, json={
+                "site_id": site["id"], "type": "repair", "channel": "phone", "subject": "水龙头滴水 The tap drips",
+                "location": "in_unit", "unit_id": unit["id"], "reporter_id": person["id"]})
+            return response.get_json() if response.status_code == 201 else None
+
+        ticket = wait_until(register, what="the unit, the person and the price in ticketing")
+        order = ok(ticketing.post("/v1/work-orders", headers=desk, json={
+            "ticket_id": ticket["id"], "item": "plumbing", "service_code": "replace_tap",
+            "technician_id": "tech-0"}), 201)
+        assert order["under_warranty"] is False  # no handover on record
+        for action in ("check_in", "complete"):
+            ok(ticketing.post(f"/v1/work-orders/{order['id']}/transitions", json={"action": action},
+                              headers=staff("tech-0", roles=("technician",), sites=(site["id"],))))
+        ok(ticketing.post(f"/v1/work-orders/{order['id']}/acceptance", json={"acceptance": "confirmation"},
+                          headers=desk))
+        charged = "SELECT count(*) FROM charges WHERE source = 'paid_service' AND source_id = :order"
+        wait_until(lambda: databases["billing"].scalar(charged, order=order["id"]) == 1, what="billing's charge")
+    assert databases["billing"].scalar("SELECT amount FROM charges WHERE source_id = :order",
+                                       order=order["id"]) == Decimal("80.00")
+    assert databases["billing"].scalar("SELECT person_id FROM charges WHERE source_id = :order",
+                                       order=order["id"]) == person["id"]
