@@ -163,11 +163,11 @@ def _refuse_credential_in_use(session: Session, organization_id: str, credential
 
 
 def expire_due(sessions: sessionmaker, batch: int = 500) -> int:
-    """Revoke live passes whose window has ended, so every registered system drops them too; answers how
-    many. The decision API refuses them from their end already (`expired`); this tidies the systems' lists.
+    """Revoke live passes whose window has ended (a contractor's: its permit ended), so every registered
+    system drops them too; answers how many. The decision API refuses them from their end already (`expired`); this tidies the systems' lists.
     SKIP LOCKED: workers running it at once never revoke one pass twice."""
     with sessions() as session, session.begin():
         due = session.scalars(select(Pass).where(Pass.state == LIVE, Pass.valid_until <= utcnow())
                               .order_by(Pass.valid_until).limit(batch).with_for_update(skip_locked=True)).all()
-        return sum(revoke(session, p, reason_code="expired", actor=PLATFORM, reason="The pass's window ended.")
-                   for p in due)
+        return sum(revoke(session, p, reason_code="permit_ended" if p.source == "decoration" else "expired",
+                          actor=PLATFORM, reason="The pass's window ended.") for p in due)
