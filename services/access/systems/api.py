@@ -146,14 +146,6 @@ class ReportedOut(Schema):
     acknowledged = Integer()
 
 
-class SignatureHeaders(Schema):
-    webhook_id = String(required=True, data_key="webhook-id", validate=Length(1, 200))
-    webhook_timestamp = String(required=True, data_key="webhook-timestamp", validate=Regexp(r"^[0-9]{1,12}$"),
-                               metadata={"description": "Unix seconds; five minutes off at most."})
-    webhook_signature = String(required=True, data_key="webhook-signature", validate=Length(1, 2000),
-                               metadata={"description": "`v1,` and the base64 HMAC-SHA256 of id.timestamp.body."})
-
-
 class CloudEventIn(Schema):
     """A structured CloudEvent (application/cloudevents+json)."""
 
@@ -318,15 +310,15 @@ def list_door_events(query_data):
     status: {"description": description,
              "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     for status, description in (
-        (401, "The signature does not verify, or the timestamp is outside the tolerance (`reason`)."),
+        (401, "The webhook-id, webhook-timestamp and webhook-signature headers are missing, the signature does "
+              "not verify, or the timestamp is outside the tolerance (`reason`)."),
         (404, "No such system."),
         (413, "The body is larger than allowed."),
         (422, "Not a structured CloudEvent, bad data, or a door not mapped to the system (`reason`)."),
         (503, "The database cannot be reached; retry after `Retry-After` seconds."))})
-@api.input(SignatureHeaders, location="headers")
 @api.input(CloudEventIn)
 @api.output(ReportedOut)
-def report_event(system_id, headers_data, json_data):
+def report_event(system_id, json_data):
     """What a system reports: an entry or exit (`psp.access.door_passed.v1`), or its acknowledgement of
     changes it accepted for later (`psp.access.acknowledged.v1`). A structured CloudEvent, signed."""
     system = db_session().get(AccessSystem, system_id)
