@@ -41,7 +41,7 @@ from services.access.places.tables import Site
 from shared import auth, bulk, db
 from shared.config import Settings
 
-MUST_BE_ZERO = ["door_decisions_lost", "door_decisions_duplicated"]
+MUST_BE_ZERO = ("door_decisions_lost", "door_decisions_duplicated")
 SITES, DOORS_PER_SITE = 10, 20
 
 
