@@ -27,9 +27,8 @@ def alert_sla(session, event):
     """Everyone the event names, not before its `deliver_after` (a reception-hours alert waits for opening)."""
     alert = event.payload
     kind = "sla_breached" if isinstance(alert, TicketSlaBreached) else "sla_warning"
-    targets = recipients.staff_by_ids(session, event.organization_id,
-                                      member_ids=[r.member_id for r in alert.recipients if r.member_id],
-                                      user_ids=[r.user_id for r in alert.recipients if r.user_id])
+    targets = recipients.staff_named(session, event.organization_id,
+                                     [(r.member_id, r.user_id) for r in alert.recipients])
     not_before = alert.deliver_after.ToDatetime(timezone.utc) if alert.HasField("deliver_after") else None
     _staff_alert(session, event, kind, {"ticket_number": alert.ticket_number, "stage": alert.stage,
                                         "due_at": alert.due_at.ToDatetime(timezone.utc).isoformat()},
@@ -39,8 +38,8 @@ def alert_sla(session, event):
 @handlers.on(WorkOrderDispatched)
 def alert_technician(session, event):
     order = event.payload
-    targets = recipients.staff_by_ids(session, event.organization_id, member_ids=[order.technician_member_id],
-                                      user_ids=[order.technician_user_id])
+    targets = recipients.staff_named(session, event.organization_id,
+                                     [(order.technician_member_id, order.technician_user_id)])
     _staff_alert(session, event, "work_order_dispatched",
                  {"ticket_number": order.ticket_number, "summary": order.summary, "emergency": order.emergency},
                  targets)
@@ -49,7 +48,8 @@ def alert_technician(session, event):
 @handlers.on(DailyReviewCompiled)
 def send_daily_review(session, event):
     review = event.payload
-    targets = recipients.staff_by_ids(session, event.organization_id, member_ids=review.recipient_member_ids)
+    targets = recipients.staff_named(session, event.organization_id,
+                                     [(member_id, "") for member_id in review.recipient_member_ids])
     _staff_alert(session, event, "daily_review",
                  {"day": review.day, "overdue": review.overdue, "forgotten": review.forgotten,
                   "ticket_numbers": list(review.ticket_numbers)}, targets)
@@ -62,7 +62,7 @@ def remind_incoming_shift(session, event):
     day, shift = (handover.day, "night") if handover.shift == "day" else (_next_day(handover.day), "day")
     on_duty = session.scalars(select(Duty.user_id).where(
         Duty.site_id == handover.site_id, Duty.day == day, Duty.shift == shift, Duty.active.is_(True))).all()
-    targets = recipients.staff_by_ids(session, event.organization_id, user_ids=on_duty)
+    targets = recipients.staff_named(session, event.organization_id, [("", user_id) for user_id in on_duty])
     _staff_alert(session, event, "handover_written",
                  {"day": handover.day, "shift": handover.shift, "open_items": len(handover.ticket_ids)}, targets)
 

@@ -119,6 +119,8 @@ class Target:
     language: str
     channels: tuple[str, ...]
     addresses: dict
+    # Named by the cause but not in the read model (not arrived yet, or never there): kept as a failed message.
+    unknown: bool = False
 
     def routes(self, webhook_url: str) -> list[tuple[str, str]]:
         """(channel, address) in order of preference; the in-app inbox is always last resort."""
@@ -127,6 +129,10 @@ class Target:
         if "app" not in wanted:
             wanted.append("app")
         return [(channel, addresses.get(channel) or "") for channel in wanted]
+
+
+def unknown_target(kind: str, recipient_id: str) -> Target:
+    return Target(kind, recipient_id, recipient_id, "", "zh-CN", ("app",), {}, unknown=True)
 
 
 def person_target(recipient, channels: Sequence[str] = ()) -> Target:
@@ -165,6 +171,8 @@ def enqueue(session: Session, cause: Cause, *, organization_id: str, site_id: st
             subject, body = rendered.subject, rendered.body
         except templates.RenderFailed as exc:
             status, reason = "failed", f"template {template_kind} v{version.version} failed to render: {exc}"
+        if target.unknown:
+            status, reason, subject, body = "failed", f"no such {target.kind} known to notifications", "", ""
         if status == "queued" and target.id in opted_out:
             status, reason = "failed", f"the recipient opted out of {category}"
         rows.append({
@@ -286,6 +294,15 @@ def _fall_back(session: Session, failed: Sequence[tuple], now: datetime) -> None
 
 
 # -- quiet hours and throttling ------------------------------------------------------------------------------
+
+
+def checked_quiet_hours(value) -> list[str]:
+    """`[]` or `["HH:MM", "HH:MM"]`; ValueError otherwise."""
+    if not isinstance(value, list) or len(value) not in (0, 2):
+        raise ValueError(value)
+    for part in value:
+        time.fromisoformat(part)
+    return value
 
 
 def quiet_until(quiet_hours: Sequence[str], zone: str, now: datetime) -> datetime | None:

@@ -10,6 +10,7 @@ process dies in that window (the message id travels as `Message-ID` / `reference
 from __future__ import annotations
 
 import functools
+import logging
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
@@ -25,6 +26,8 @@ from services.notifications.models import chassis
 from services.notifications.recipients.tables import Site
 from shared import policy, tracing
 from shared.config import Settings
+
+log = logging.getLogger(__name__)
 
 BATCH = 500
 LEASE = timedelta(minutes=2)
@@ -141,11 +144,22 @@ class _Limits:
             zone = session.scalar(select(Site.time_zone).where(Site.site_id == message.site_id)) \
                 if message.site_id else None
             self.by_site[key] = (
-                policy.value(session, chassis, message.organization_id, message.site_id, rules.QUIET_HOURS),
+                _setting(session, message, rules.QUIET_HOURS, rules.checked_quiet_hours),
                 zone or rules.DEFAULT_ZONE,
-                int(policy.value(session, chassis, message.organization_id, message.site_id, rules.THROTTLE_PER_HOUR)),
+                _setting(session, message, rules.THROTTLE_PER_HOUR, int),
             )
         return self.by_site[key]
+
+
+def _setting(session: Session, message, setting, read):
+    """A setting's value at the message's site; an override the sender cannot read counts as the default (and
+    is logged), so a mistyped value holds no message back forever."""
+    held = policy.value(session, chassis, message.organization_id, message.site_id, setting)
+    try:
+        return read(held)
+    except (TypeError, ValueError):
+        log.warning("setting %s holds %r, not a valid value: its default applies", setting.key, held)
+        return read(setting.default)
 
 
 def _utc(at: datetime) -> datetime:

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.notifications.delivery.rules import Target, in_transaction, person_target, staff_target
+from services.notifications.delivery.rules import (
+    Target, in_transaction, person_target, staff_target, unknown_target)
 from services.notifications.models import Recipient
 from services.notifications.recipients.tables import Occupancy, StaffMember, Unit
 
@@ -43,17 +44,23 @@ def count_occupants(session: Session, organization_id: str, **target) -> int:
 
 
 def person(session: Session, organization_id: str, person_id: str) -> list[Target]:
+    """The person, or a target marked unknown (kept as a failed message) when occupants never told of them."""
     found = session.get(Recipient, person_id)
-    return [person_target(found)] if found is not None and found.organization_id == organization_id else []
+    if found is None or found.organization_id != organization_id:
+        return [unknown_target("person", person_id)]
+    return [person_target(found)]
 
 
-def staff_by_ids(session: Session, organization_id: str, member_ids: Iterable[str] = (),
-                 user_ids: Iterable[str] = ()) -> list[Target]:
-    """Active members named by member id or by the `sub` of their tokens."""
+def staff_named(session: Session, organization_id: str, named: Iterable[tuple[str, str]]) -> list[Target]:
+    """The active members named as (member id, user id) pairs, either part possibly empty; one not known (or
+    not active) is a target marked unknown, so its message is kept as failed rather than dropped."""
     directory = _directory(session, organization_id)
-    members = {directory.by_member.get(member_id) for member_id in member_ids}
-    members |= {directory.by_user.get(user_id) for user_id in user_ids}
-    return [staff_target(member) for member in sorted(members - {None}, key=lambda m: m.member_id)]
+    targets: dict[str, Target] = {}
+    for member_id, user_id in named:
+        member = directory.by_member.get(member_id) or directory.by_user.get(user_id)
+        target = staff_target(member) if member else unknown_target("staff", member_id or user_id)
+        targets.setdefault(target.id, target)
+    return list(targets.values())
 
 
 class _Directory:

@@ -77,11 +77,13 @@ def mail_server():
 
 class SmsGateway:
     """Takes texts over HTTP; answers each with the next status in `answers` (200 once they run out) and
-    keeps the accepted ones. `report` posts a signed delivery report to the callback URL a text named."""
+    keeps the accepted ones. `report` posts a signed delivery report to the callback URL a text named.
+    It keeps every request as received, so it serves as a webhook endpoint too."""
 
     def __init__(self, secret: str):
         self.secret = secret
         self.texts: list[dict] = []
+        self.requests: list[tuple[dict, bytes]] = []
         self.answers: deque[int] = deque()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/texts"
@@ -90,6 +92,7 @@ class SmsGateway:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                gateway.requests.append((dict(self.headers), body))
                 status = gateway.answers.popleft() if gateway.answers else 200
                 answer = b"{}"
                 if status == 200:

@@ -53,7 +53,7 @@ def gateway():
 def send(sessions, mail, gateway):
     """Run the sender once against the SMTP server and SMS gateway; answers how many it handed over."""
     configured = channels.configured(Settings(SMTP_URL=mail.url, SMS_GATEWAY_URL=gateway.url,
-                                              SMS_GATEWAY_SECRET=gateway.secret,
+                                              SMS_GATEWAY_SECRET=gateway.secret, WEBHOOK_SECRET="webhook-secret",
                                               SMS_CALLBACK_URL="http://127.0.0.1:1/v1/sms/delivery-reports"),
                                      sessions)
     return lambda: sender.deliver_due(sessions, configured)

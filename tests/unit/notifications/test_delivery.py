@@ -3,6 +3,7 @@ cause, recipient and channel; statuses audited; retries, fallback, quiet hours, 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -174,6 +175,31 @@ def test_quiet_hours_hold_sms_and_email_until_they_end_but_not_legal_letters(ses
     assert len(mail.messages) == 1
 
 
+def test_a_mistyped_quiet_hours_setting_holds_nothing_back(sessions, send, mail):
+    with sessions() as session, session.begin():
+        policy.override(session, chassis, organization_id=ORG_A, site_id=SITE, setting=rules.QUIET_HOURS,
+                        new_value="22-7", actor="test")
+        policy.override(session, chassis, organization_id=ORG_A, site_id=SITE, setting=rules.THROTTLE_PER_HOUR,
+                        new_value="many", actor="test")
+    deliver(sessions, a_bill(an_occupant(sessions, 1)))
+    send()
+    in_default_quiet_hours = rules.quiet_until(rules.QUIET_HOURS.default, "Asia/Shanghai", datetime.now(timezone.utc))
+    [message] = messages(sessions)
+    assert (message.status, message.reason) == (("queued", "quiet hours") if in_default_quiet_hours else ("sent", ""))
+
+
+def test_an_unknown_payer_or_staff_member_is_kept_as_a_failed_message(sessions, send):
+    from psp.ticketing.v1.repairs_pb2 import WorkOrderDispatched
+
+    deliver(sessions, a_bill("00000000-0000-4000-9000-999999999999"))
+    deliver(sessions, WorkOrderDispatched(work_order_id="w", ticket_number="T-1", site_id=SITE,
+                                          technician_member_id="nobody", technician_user_id="nobody-user"))
+    send()
+    assert sorted((m.recipient_kind, m.status, m.reason) for m in messages(sessions)) == [
+        ("person", "failed", "no such person known to notifications"),
+        ("staff", "failed", "no such staff known to notifications")]
+
+
 def test_quiet_hours_span_midnight():
     shanghai = ZoneInfo("Asia/Shanghai")
     at = datetime(2027, 1, 15, 23, 30, tzinfo=shanghai)
@@ -251,3 +277,32 @@ def test_a_message_claimed_by_one_sender_is_not_taken_by_another(sessions):
     with sessions() as session, session.begin():
         assert len(sender.claim(session, now + sender.LEASE + timedelta(seconds=1))) == 1, \
             "a sender that died holding it leaves it due after the lease"
+
+
+def test_a_webhook_message_is_posted_signed_to_the_organizations_endpoint(sessions, send, gateway):
+    from services.notifications.delivery.channels import verify
+
+    with sessions() as session, session.begin():
+        policy.override(session, chassis, organization_id=ORG_A, site_id=None, setting=rules.WEBHOOK_URL,
+                        new_value=gateway.url, actor="test")
+    person = an_occupant(sessions, 1, channels=("webhook",))
+    deliver(sessions, a_bill(person))
+    send()
+    [message] = messages(sessions)
+    assert message.status == "delivered"
+    [(headers, body)] = gateway.requests
+    assert verify("webhook-secret", {k.lower(): v for k, v in headers.items()}, body)
+    assert not verify("another-secret", {k.lower(): v for k, v in headers.items()}, body)
+    assert json.loads(body)["message_id"] == message.id and json.loads(body)["type"] == "notification.bill_issued"
+
+
+def test_staff_limited_to_one_site_see_only_its_messages_and_the_organizations(sessions, client):
+    other_site = "5e000000-0000-4000-8000-0000000000cc"
+    deliver(sessions, a_bill(an_occupant(sessions, 1)))
+    deliver(sessions, BillIssued(bill_id="b2", site_id=other_site, person_id=an_occupant(sessions, 2, site_id=other_site),
+                                 period="2027-01", amount="1.00", currency="CNY"))
+    mine = client.get("/v1/messages", headers=as_user("desk", roles=("cs_specialist",), sites=(SITE,))).get_json()
+    assert {m["site_id"] for m in mine["items"]} == {SITE}
+    everyone = client.get("/v1/messages", headers=as_user("gm", roles=("general_manager",))).get_json()
+    assert {m["site_id"] for m in everyone["items"]} == {SITE, other_site}
+    assert client.get("/v1/messages", headers=as_user("occupant")).status_code == 403
