@@ -29,7 +29,7 @@ from shared import bulk, db
 PERIOD = "2026-07"
 ITEMS = (("management_fee", "per_area", "2.50"), ("elevator_fee", "fixed", "15.00"),
          ("sanitation_fee", "formula", "8.00"))
-MUST_BE_ZERO = ["bill_run_repeat_new_charges"]
+MUST_BE_ZERO = ("bill_run_repeat_new_charges",)
 
 
 def run(units: int) -> list[dict]:

@@ -42,7 +42,7 @@ UNITS_PER_SITE = 50
 MONTHS = 12
 # Unique payments prepared per flat-out phase: more than a phase can post on this machine.
 PAYMENTS_PER_PHASE = 40_000
-MUST_BE_ZERO = ["payment_receipt_gaps"]
+MUST_BE_ZERO = ("payment_receipt_gaps",)
 
 
 def run() -> list[dict]:

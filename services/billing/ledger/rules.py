@@ -68,9 +68,14 @@ def open_accounts(session: Session, owners: Iterable[Owner]) -> None:
 
 
 def account_of(session: Session, organization_id: str, site_id: str, unit_id: str, person_id: str) -> Account:
+    """The account, locked for this transaction; opened first if it is new."""
     whose = owner(organization_id, site_id, unit_id, person_id)
-    open_accounts(session, [whose])
-    return session.get(Account, whose.id)
+    found = session.scalars(select(Account).where(Account.id == whose.id).with_for_update()
+                            .execution_options(populate_existing=True)).first()
+    if found is None:
+        open_accounts(session, [whose])
+        found = lock(session, whose.id)
+    return found
 
 
 def default_payer(session: Session, unit_id: str) -> str:
@@ -117,12 +122,12 @@ def outstanding(session: Session, account_id_: str) -> Decimal:
 
 
 def prepaid(session: Session, account_id_: str) -> Decimal:
-    """Money and credits no charge has taken yet."""
-    payments = session.scalar(select(func.coalesce(func.sum(Payment.unallocated), 0)).where(
-        Payment.account_id == account_id_, Payment.state == "posted"))
-    credits = session.scalar(select(func.coalesce(func.sum(Credit.unallocated), 0)).where(
-        Credit.account_id == account_id_))
-    return Decimal(payments) + Decimal(credits)
+    """Money and credits no charge has taken yet, in one statement."""
+    payments = select(func.coalesce(func.sum(Payment.unallocated), 0)).where(
+        Payment.account_id == account_id_, Payment.state == "posted").scalar_subquery()
+    credits = select(func.coalesce(func.sum(Credit.unallocated), 0)).where(
+        Credit.account_id == account_id_).scalar_subquery()
+    return Decimal(session.scalar(select(payments + credits)))
 
 
 def lock(session: Session, account_id_: str) -> Account:
@@ -131,14 +136,21 @@ def lock(session: Session, account_id_: str) -> Account:
                            .execution_options(populate_existing=True)).one()
 
 
+def _open_charges(session: Session, account_id_: str) -> list[Charge]:
+    """The account's open charges, oldest due first (the account is locked, so they stay as read)."""
+    return session.scalars(select(Charge).where(Charge.account_id == account_id_, Charge.state == "open")
+                           .order_by(Charge.due_on, Charge.created_at, Charge.id)
+                           .execution_options(populate_existing=True)).all()
+
+
 def _settle(session: Session, account_id_: str, amount: Decimal, *, payment_id: str | None = None,
-            credit_id: str | None = None, charge_ids: Sequence[str] = ()) -> tuple[Decimal, list[Charge]]:
-    """Settle open charges with `amount`: the named ones first, then oldest due first. Answers what is left
-    and the charges it settled in full."""
+            credit_id: str | None = None, charge_ids: Sequence[str] = (),
+            charges: Sequence[Charge] | None = None) -> tuple[Decimal, list[Charge]]:
+    """Settle open charges (read here unless given) with `amount`: the named ones first, then oldest due
+    first. Answers what is left and the charges it settled in full."""
     named = {charge_id: position for position, charge_id in enumerate(charge_ids)}
-    charges = session.scalars(select(Charge).where(Charge.account_id == account_id_, Charge.state == "open")
-                              .order_by(Charge.due_on, Charge.created_at, Charge.id)
-                              .execution_options(populate_existing=True)).all()
+    if charges is None:
+        charges = _open_charges(session, account_id_)
     charges = sorted(charges, key=lambda charge: named.get(charge.id, len(named)))
     settled = []
     for charge in charges:
@@ -155,13 +167,15 @@ def _settle(session: Session, account_id_: str, amount: Decimal, *, payment_id: 
 
 
 def next_receipt_number(session: Session, site_id: str) -> str:
-    """The site's next number, from its row-locked counter: no gaps, no reuse, also under concurrency."""
-    bulk.insert_new(session, ReceiptCounter.__table__, [{"site_id": site_id, "next_number": 1}], key="site_id")
-    number = session.scalar(select(ReceiptCounter.next_number).where(ReceiptCounter.site_id == site_id)
-                            .with_for_update())
-    session.execute(update(ReceiptCounter).where(ReceiptCounter.site_id == site_id)
-                    .values(next_number=number + 1))
-    return f"{number:010d}"
+    """The site's next number, from its counter row, locked by the update until the payment commits: no gaps,
+    no reuse, also under concurrency. A site's first receipt creates its counter."""
+    taken = update(ReceiptCounter).where(ReceiptCounter.site_id == site_id).values(
+        next_number=ReceiptCounter.next_number + 1).returning(ReceiptCounter.next_number)
+    number = session.scalar(taken)
+    if number is None:
+        bulk.insert_new(session, ReceiptCounter.__table__, [{"site_id": site_id, "next_number": 1}], key="site_id")
+        number = session.scalar(taken)
+    return f"{number - 1:010d}"
 
 
 def post_payment(session: Session, account: Account, *, amount: Decimal, method: str, reference: str,
@@ -171,14 +185,14 @@ def post_payment(session: Session, account: Account, *, amount: Decimal, method:
     if amount <= 0:
         raise unprocessable("amount", "A payment is a positive amount.")
     account = lock(session, account.id)
-    if session.scalar(select(Payment.receipt_number).where(Payment.organization_id == account.organization_id,
+    if session.scalar(select(Payment.id).where(Payment.organization_id == account.organization_id,
                                                            Payment.reference == reference)):
         raise Problem(409, "Conflict", f"A payment with reference {reference} is posted already.", field="reference")
-    unknown = set(charge_ids) - set(session.scalars(select(Charge.id).where(
-        Charge.account_id == account.id, Charge.id.in_(list(charge_ids)))))
+    charges = _open_charges(session, account.id)
+    unknown = set(charge_ids) - {charge.id for charge in charges}
     if unknown:
-        raise unprocessable("charge_ids", f"Not charges of this account: {', '.join(sorted(unknown))}.")
-    owed = outstanding(session, account.id)
+        raise unprocessable("charge_ids", f"Not open charges of this account: {', '.join(sorted(unknown))}.")
+    owed = sum((charge.amount - charge.paid for charge in charges), Decimal("0.00"))
     if amount > owed and not policy.value(session, chassis, account.organization_id, account.site_id,
                                           PREPAYMENT_ALLOWED):
         raise unprocessable("amount", f"The account owes {owed}; prepayment is not allowed at this site.")
@@ -190,12 +204,14 @@ def post_payment(session: Session, account: Account, *, amount: Decimal, method:
         paid_at=paid_at or utcnow(), posted_by=actor)
     session.add(payment)
     session.flush()
+    held = prepaid(session, account.id)
     payment.unallocated, settled = _settle(session, account.id, amount, payment_id=payment.id,
-                                           charge_ids=charge_ids)
+                                           charge_ids=charge_ids, charges=charges)
     audit.record_for(session, chassis.audit_log, payment, entity="payment", action="post", actor=actor,
                      to_state="posted", data={"amount": str(amount), "method": method,
                                               "receipt_number": payment.receipt_number, "reference": reference})
-    record(session, chassis.outbox, events.payment_received(payment, balance(session, account.id)),
+    # balance = outstanding − prepaid, before the payment and after it: the payment takes its amount off.
+    record(session, chassis.outbox, events.payment_received(payment, owed - held - amount),
            organization_id=account.organization_id)
     _announce_settled_requests(session, settled)
     metrics.PAYMENTS_POSTED.labels(metrics.SERVICE, method).inc()
