@@ -78,7 +78,14 @@ class Handlers:
 
     def _register(self, message_cls: type[Message], batched: bool) -> Callable:
         def register(handler):
-            self.routes[event_type_of(message_cls)] = Route(message_cls, handler, batched)
+            event_type = event_type_of(message_cls)
+            if event_type in self.routes:
+                # One handler an event type: a second would silently replace the first. Capabilities that
+                # both need an event share one handler that calls each of them.
+                taken = self.routes[event_type].handler
+                raise ValueError(f"{self.consumer} handles {event_type} already, in {taken.__module__}."
+                                 f"{taken.__qualname__}; {handler.__module__}.{handler.__qualname__} cannot too")
+            self.routes[event_type] = Route(message_cls, handler, batched)
             return handler
 
         return register

@@ -4,6 +4,7 @@ import pytest
 from psp.events.v1.envelope_pb2 import Envelope
 from psp.occupants.v1.events_pb2 import PersonRegistered
 
+from shared.bus.consumer import Handlers
 from shared.bus.envelope import event_type_of, exchange_name, new_envelope, producer_of, unpack
 from shared.bus.topology import Subscription
 
@@ -45,3 +46,18 @@ def test_retry_ladder_names_and_delays():
     assert queues["billing.inbox.retry.2"].queue_arguments == {
         "x-message-ttl": 5000, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": "billing.inbox"}
     assert "billing.inbox.dead" in queues
+
+
+def test_a_second_handler_for_one_event_type_is_refused_not_swapped_in():
+    handlers = Handlers("probe")
+
+    @handlers.on(PersonRegistered)
+    def first(session, event):
+        pass
+
+    with pytest.raises(ValueError, match="person.registered.v1 already.*first"):
+        @handlers.on_batch(PersonRegistered)
+        def second(session, events):
+            pass
+
+    assert handlers.routes["person.registered.v1"].handler is first
