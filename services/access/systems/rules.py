@@ -15,10 +15,14 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
+from psp.access.v1.passes_pb2 import PassIssued, PassRevoked
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.access.models import chassis
+from services.access.passes import events as passes_events
+from services.access.passes.rules import door_ids_of
+from services.access.passes.tables import LIVE, Pass
 from services.access.systems.tables import AccessSystem, SyncState, SystemDoor
 from shared import audit, bulk, policy
 from shared.problems import Problem, unprocessable
@@ -62,8 +66,9 @@ def register(session: Session, *, organization_id: str, site_id: str, name: str,
     session.add(system)
     session.flush()
     _replace_doors(session, system, doors)
+    granted = grant_live_passes(session, system)
     audit.record_for(session, chassis.audit_log, system, entity=ENTITY, action="register", actor=actor,
-                     to_state="active", data={"adapter": adapter, "doors": len(doors)})
+                     to_state="active", data={"adapter": adapter, "doors": len(doors), "passes": granted})
     return system, (secret if adapter == "webhook" else "")
 
 
@@ -111,7 +116,9 @@ def doors_by_system(session: Session, system_ids: Iterable[str]) -> dict[str, di
 
 def resync(session: Session, system: AccessSystem, *, actor: str, reason: str = "") -> int:
     """Queue every credential the system should know about again, as a new change (a system that lost its
-    memory, or was offline too long, gets the whole state). Answers how many."""
+    memory, or was offline too long, gets the whole state), with the passes in force it has not been told of.
+    Answers how many."""
+    grant_live_passes(session, system)
     rows = session.scalars(select(SyncState.id).where(SyncState.system_id == system.id)).all()
     now = _now()
     for row_id in rows:
@@ -139,14 +146,44 @@ def set_state(session: Session, system: AccessSystem, state: str, *, actor: str,
 
 # -- changes from passes ------------------------------------------------------------------------------------
 
-def record_changes(session: Session, organization_id: str, changes: Iterable[dict]) -> int:
+def grant_of(issued: PassIssued, changed_at: datetime) -> dict:
+    return {"action": "grant", "pass_id": issued.pass_id, "site_id": issued.site_id,
+            "credential": issued.credential, "changed_at": changed_at,
+            "grant": {"kind": issued.kind, "person_id": issued.person_id, "holder_name": issued.holder_name,
+                      "credential_kind": issued.credential_kind,
+                      "valid_from": issued.valid_from.ToDatetime(tzinfo=timezone.utc).isoformat(),
+                      "valid_until": issued.valid_until.ToDatetime(tzinfo=timezone.utc).isoformat(),
+                      "door_ids": list(issued.door_ids), "max_uses": issued.max_uses}}
+
+
+def revocation_of(revoked: PassRevoked, changed_at: datetime) -> dict:
+    return {"action": "revoke", "pass_id": revoked.pass_id, "site_id": revoked.site_id,
+            "credential": revoked.credential, "changed_at": changed_at,
+            "grant": {"credential_kind": revoked.credential_kind, "reason": revoked.reason, "door_ids": []}}
+
+
+def grant_live_passes(session: Session, system: AccessSystem) -> int:
+    """The passes in force at the system's site that open one of its doors, as grants to it alone: what a
+    system newly registered, or newly mapped, must hold from the start."""
+    now = _now()
+    live = session.scalars(select(Pass).where(Pass.organization_id == system.organization_id,
+                                              Pass.site_id == system.site_id, Pass.state == LIVE,
+                                              Pass.valid_until > now)).all()
+    return record_changes(session, system.organization_id,
+                          [grant_of(passes_events.issued(pass_, door_ids_of(session, pass_)), now) for pass_ in live],
+                          only=system)
+
+def record_changes(session: Session, organization_id: str, changes: Iterable[dict],
+                   only: AccessSystem | None = None) -> int:
     """Sync rows for passes issued or revoked, one per (system, credential) concerned, each the latest
     change of its credential. A change older than the one a row holds (an event redelivered late) is
     dropped. Answers how many rows were queued.
 
-    A change is {"action", "pass_id", "site_id", "credential", "changed_at", "grant": {…, "door_ids"}}.
+    A change is {"action", "pass_id", "site_id", "credential", "changed_at", "grant": {…, "door_ids"}}; `only`
+    limits it to one system.
     """
-    systems = session.scalars(select(AccessSystem).where(AccessSystem.organization_id == organization_id)).all()
+    systems = [only] if only else session.scalars(
+        select(AccessSystem).where(AccessSystem.organization_id == organization_id)).all()
     if not systems:
         return 0
     mapped = {system_id: set(doors) for system_id, doors in doors_by_system(session, [s.id for s in systems]).items()}

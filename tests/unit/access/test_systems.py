@@ -518,3 +518,19 @@ def test_a_pass_moved_to_another_systems_doors_is_revoked_where_it_was(access, s
         assert [row["action"] for row in states(access, garage["id"])] == ["grant"]
     finally:
         second.stop()
+
+
+def test_a_system_registered_after_passes_were_issued_gets_those_in_force_at_its_doors(access, site, controller):
+    manager = staff("pm-chen", roles=("property_manager",))
+    now = datetime.now(timezone.utc)
+    for credential, doors in (("CARD-FRONT", [site["front"]]), ("CARD-BARRIER", [site["barrier"]])):
+        ok(access.post("/v1/passes", headers=manager, json={
+            "site_id": site["site_id"], "kind": "resident", "holder_name": "张伟", "person_id": site["person_id"],
+            "credential": credential, "credential_kind": "card", "valid_from": now.isoformat(),
+            "valid_until": (now + timedelta(days=30)).isoformat(), "door_ids": doors}), 201)
+    system = register_webhook(access, site, controller)
+    assert [(row["credential"], row["action"]) for row in states(access, system["id"])] == [("CARD-FRONT", "grant")]
+    push(access)
+    assert set(controller.allow_list) == {"CARD-FRONT"}
+    trail = ok(access.get(f"/v1/access-systems/{system['id']}/audit", headers=FRONT_DESK))
+    assert trail[0]["action"] == "register"
