@@ -99,9 +99,9 @@ def decide(json_data):
     """Whether the credential opens the door now. A door the caller's organization does not have, or at a
     site the caller's credentials do not cover, is `unknown_door`."""
     started = time.perf_counter()
-    caller, engine = principal(), decider()
+    caller, local = principal(), decider()
     door_id, credential, kind = json_data["door_id"], json_data["credential"], json_data["credential_kind"]
-    view = engine.cache.view(caller.organization_id)
+    view = local.cache.view(caller.organization_id)
     door = view.doors.get(door_id)
     if door is not None and not caller.sees_site(door.site_id):
         door = None
@@ -114,12 +114,12 @@ def decide(json_data):
             token_refused = rules.token_reason(refused.reason)
     pass_ = view.passes.get((kind, credential))
     reason = token_refused or rules.decide(door_id, door, pass_, now)
-    if reason == "granted" and pass_.max_uses and not engine.count_use(pass_.pass_id):
+    if reason == "granted" and pass_.max_uses and not local.count_use(pass_.pass_id):
         reason = "uses_exhausted"
     decided_at = datetime.fromtimestamp(now, timezone.utc)
     outcome = rules.outcome_of(reason)
     pass_id = pass_.pass_id if pass_ is not None else None
-    engine.recorder.record({
+    local.recorder.record({
         "organization_id": caller.organization_id, "site_id": door.site_id if door else "", "door_id": door_id,
         "credential": credential, "credential_kind": kind, "pass_id": pass_id, "outcome": outcome,
         "reason": reason, "asked_by": caller.subject, "decided_at": decided_at})
