@@ -310,6 +310,7 @@ def list_door_events(query_data):
     status: {"description": description,
              "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     for status, description in (
+        (400, "The body is not valid JSON."),
         (401, "The webhook-id, webhook-timestamp and webhook-signature headers are missing, the signature does "
               "not verify, or the timestamp is outside the tolerance (`reason`)."),
         (404, "No such system."),
