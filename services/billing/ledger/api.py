@@ -10,8 +10,8 @@ import secrets
 from datetime import date, datetime, time, timedelta, timezone
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import AwareDateTime, Date, List, Nested, String
-from apiflask.validators import Length, OneOf, Range
+from apiflask.fields import AwareDateTime, Date, Integer, List, Nested, String
+from apiflask.validators import Length, OneOf, Range, Regexp
 from flask import request
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -19,8 +19,9 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from services.billing import metrics
-from services.billing.ledger import rules
-from services.billing.ledger.tables import Account, Allocation, Charge, Payment, PaymentGateway, WebhookDelivery
+from services.billing.ledger import closing, rules
+from services.billing.ledger.tables import (
+    Account, Allocation, Charge, MonthClose, Payment, PaymentGateway, WebhookDelivery)
 from services.billing.models import utcnow
 from services.billing.places.api import site_row
 from services.billing.places.rules import time_zone
@@ -168,6 +169,24 @@ class DirectDebitIn(Schema):
 
 class DirectDebitOut(Schema):
     payments = List(Nested(PaymentOut))
+
+
+class MonthCloseIn(Schema):
+    month = String(required=True, validate=Regexp(r"^(20[0-9]{2})-(0[1-9]|1[0-2])$"),
+                   metadata={"description": "A month that is over at the site, YYYY-MM."})
+
+
+class MonthCloseOut(Schema):
+    id = String()
+    site_id = String()
+    month = String()
+    charged = Amount
+    received = Amount
+    receipts = Integer()
+    voided = Integer()
+    outstanding = Amount
+    closed_by = String()
+    closed_at = UtcDateTime()
 
 
 class GatewayIn(Schema):
@@ -347,6 +366,28 @@ def post_direct_debits(site_id, json_data):
         payments.append(rules.post_payment(session, account, amount=line["amount"], method="direct_debit",
                                            reference=line["reference"], actor=principal().subject))
     return {"payments": payments}
+
+
+@api.post("/sites/<site_id>/month-closes")
+@api.auth_required(auth)
+@api.input(MonthCloseIn)
+@api.output(MonthCloseOut, status_code=201)
+@api.doc(description="Close a month that is over (月结): its figures are kept, and no payment dated in it is "
+                     "posted or voided afterwards.")
+def close_month(site_id, json_data):
+    site = site_row(site_id)
+    require_role_at(site.site_id, *EDITORS)
+    return closing.close(db_session(), organization_id=site.organization_id, site_id=site.site_id,
+                         month=json_data["month"], actor=principal().subject)
+
+
+@api.get("/sites/<site_id>/month-closes")
+@api.auth_required(auth)
+@api.input(PageQuery, location="query")
+@api.output(page_of(MonthCloseOut))
+def list_month_closes(site_id, query_data):
+    stmt = select(MonthClose).where(MonthClose.site_id == site_row(site_id).site_id)
+    return keyset_page(db_session(), stmt, (MonthClose.month, MonthClose.id), query_data)
 
 
 @api.post("/sites/<site_id>/payment-gateways")

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from services.billing import metrics
-from services.billing.ledger import events
+from services.billing.ledger import closing, events
 from services.billing.ledger.tables import (
     Account, Allocation, Charge, ChargeRequest, Credit, Payment, ReceiptCounter)
 from services.billing.models import CURRENCY, chassis, new_id, utcnow
@@ -193,6 +193,8 @@ def post_payment(session: Session, account: Account, *, amount: Decimal, method:
     if unknown:
         raise unprocessable("charge_ids", f"Not open charges of this account: {', '.join(sorted(unknown))}.")
     owed = sum((charge.amount - charge.paid for charge in charges), Decimal("0.00"))
+    paid_at = paid_at or utcnow()
+    closing.check_open(session, account.site_id, paid_at)
     if amount > owed and not policy.value(session, chassis, account.organization_id, account.site_id,
                                           PREPAYMENT_ALLOWED):
         raise unprocessable("amount", f"The account owes {owed}; prepayment is not allowed at this site.")
@@ -201,7 +203,7 @@ def post_payment(session: Session, account: Account, *, amount: Decimal, method:
         unit_id=account.unit_id, person_id=account.person_id, amount=amount, unallocated=amount,
         currency=account.currency, method=method, reference=reference,
         receipt_number=next_receipt_number(session, account.site_id), state="posted",
-        paid_at=paid_at or utcnow(), posted_by=actor)
+        paid_at=paid_at, posted_by=actor)
     session.add(payment)
     session.flush()
     held = prepaid(session, account.id)
@@ -228,6 +230,7 @@ def void_payment(session: Session, payment: Payment, *, reason: str, actor: str)
     session.refresh(payment)
     if payment.state != "posted":
         raise Problem(409, "Conflict", "The payment is voided already.", extra={"allowed": []})
+    closing.check_open(session, payment.site_id, payment.paid_at)
     for allocation in session.scalars(select(Allocation).where(Allocation.payment_id == payment.id)).all():
         charge = session.get(Charge, allocation.charge_id)
         charge.paid -= allocation.amount

@@ -35,7 +35,8 @@ class Charge(Base):
     line, a work order, an after-hours registration."""
 
     __tablename__ = "charges"
-    __table_args__ = (Index("ix_charges_open", "account_id", "state"), Index("ix_charges_unit_open", "unit_id", "state"),
+    __table_args__ = (Index("ix_charges_open", "account_id", "state"),
+                      Index("ix_charges_unit_open", "unit_id", "state"),
                       Index("ix_charges_site_period", "site_id", "period"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -122,6 +123,28 @@ class Credit(Base):
     reason: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MonthClose(Base):
+    """A site's month closed (月结): its figures as they stood, and no payment dated in it posted or voided
+    after."""
+
+    __tablename__ = "month_closes"
+    __table_args__ = (UniqueConstraint("site_id", "month"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(String(36))
+    site_id: Mapped[str] = mapped_column(String(36))
+    # "2027-01".
+    month: Mapped[str] = mapped_column(String(7))
+    charged: Mapped[Decimal] = mapped_column(Money)
+    received: Mapped[Decimal] = mapped_column(Money)
+    receipts: Mapped[int] = mapped_column(Integer)
+    voided: Mapped[int] = mapped_column(Integer)
+    # Open charges at the site when it closed, whatever their period.
+    outstanding: Mapped[Decimal] = mapped_column(Money)
+    closed_by: Mapped[str] = mapped_column(String(200))
+    closed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ReceiptCounter(Base):

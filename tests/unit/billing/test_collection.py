@@ -85,7 +85,8 @@ def test_a_signed_call_that_is_not_a_payment_is_refused_naming_the_field(billing
 
 def test_a_direct_debit_batch_is_posted_whole_or_not_at_all(billing, site):
     url = f"/v1/sites/{site.site_id}/direct-debits"
-    lines = [{"unit_id": unit, "amount": "50.00", "reference": f"DD-{number}"} for number, unit in enumerate(site.units)]
+    lines = [{"unit_id": unit, "amount": "50.00", "reference": f"DD-{number}"}
+             for number, unit in enumerate(site.units)]
     refused = billing.client.post(url, headers=CASHIER, json={"lines": [*lines, {**lines[0]}]})
     assert refused.status_code == 409 and refused.get_json()["field"] == "reference"
     posted = billing.client.post(url, headers=CASHIER, json={"lines": lines})
@@ -119,3 +120,31 @@ def test_reports_give_the_collection_rate_the_ageing_and_the_daily_journal_as_js
     rows = list(csv.DictReader(io.StringIO(journal.data.decode("utf-8-sig"))))
     assert [row["receipt_number"] for row in rows] == ["0000000001", "0000000002", "0000000003"]
     assert rows[0]["amount"] == "200.00" and rows[0]["paid_at"].endswith("+00:00")
+
+
+def test_a_closed_month_keeps_its_figures_and_takes_no_more_payments_or_voids(billing, site):
+    today = datetime.now(timezone(timedelta(hours=8))).date()
+    last_day = today.replace(day=1) - timedelta(days=1)
+    last_month, this_month = last_day.strftime("%Y-%m"), today.strftime("%Y-%m")
+    in_last_month = f"{last_day.isoformat()}T12:00:00+08:00"
+    paid = billing.client.post("/v1/payments", headers=CASHIER, json={
+        "unit_id": site.units[0], "amount": "300.00", "method": "counter", "reference": "OLD-1",
+        "paid_at": in_last_month})
+    assert paid.status_code == 201
+    url = f"/v1/sites/{site.site_id}/month-closes"
+    assert billing.client.post(url, headers=CASHIER, json={"month": last_month}).status_code == 403
+    assert billing.client.post(url, headers=MANAGER, json={"month": this_month}).get_json()["field"] == "month"
+    closed = billing.client.post(url, headers=MANAGER, json={"month": last_month})
+    assert closed.status_code == 201, closed.get_json()
+    assert (closed.get_json()["received"], closed.get_json()["receipts"]) == ("300.00", 1)
+    assert billing.client.post(url, headers=MANAGER, json={"month": last_month}).status_code == 409
+    late = billing.client.post("/v1/payments", headers=CASHIER, json={
+        "unit_id": site.units[0], "amount": "5.00", "method": "counter", "reference": "OLD-2",
+        "paid_at": in_last_month})
+    assert late.status_code == 409 and late.get_json()["field"] == "paid_at"
+    void = billing.client.post(f"/v1/payments/{paid.get_json()['id']}/void",
+                               headers=bearer(roles=("cs_supervisor",)), json={"reason": "typo"})
+    assert void.status_code == 409
+    assert billing.client.post("/v1/payments", headers=CASHIER, json={
+        "unit_id": site.units[0], "amount": "5.00", "method": "counter", "reference": "NEW-1"}).status_code == 201
+    assert [c["month"] for c in billing.client.get(url, headers=CASHIER).get_json()["items"]] == [last_month]
