@@ -22,7 +22,7 @@ SERVICE = Service(
     tables=chassis,
     handlers=handlers,
     migrations=Path(__file__).parent / "migrations",
-    jobs=(ScheduledJob("deliver", 0.1, sender.deliver_due),
+    jobs=(ScheduledJob("deliver", 0.1, sender.run),
           ScheduledJob("notices", 1, notices.dispatch_due),
           ScheduledJob("emergency-escalation", 1, emergency.escalate_due),
           ScheduledJob("emergency-unacknowledged", 5, emergency.observe_unacknowledged),

@@ -4,6 +4,7 @@ hours, throttling and opt-outs. Delivery itself is in delivery.sender; the chann
 from __future__ import annotations
 
 import functools
+import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -198,6 +199,23 @@ def in_transaction(session: Session, key: tuple, read):
     return cache[key]
 
 
+# Set when a transaction of this process queued messages: the sender in this process starts on them at
+# once instead of at its next poll (an event's alert is handled and sent by the same worker).
+QUEUED = threading.Event()
+_QUEUED_NOW = "notifications.queued"
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_the_sender(session: Session) -> None:
+    if session.info.pop(_QUEUED_NOW, False):
+        QUEUED.set()
+
+
+@event.listens_for(Session, "after_rollback")
+def _nothing_queued(session: Session) -> None:
+    session.info.pop(_QUEUED_NOW, None)
+
+
 def forget_in_transaction(session: Session, key: tuple) -> None:
     """Read it again: the transaction just changed it."""
     session.info.get("notifications.read_once", {}).pop(key, None)
@@ -218,6 +236,7 @@ def _insert(session: Session, rows: list[dict], audited_as: str = "") -> list[st
     status, reason, time); only a fallback, which follows another message's failure, is also on the trail."""
     made = bulk.insert_new(session, Message.__table__, rows, key="dedupe_key")
     new = [row for row in rows if row["dedupe_key"] in made]
+    session.info[_QUEUED_NOW] = True
     if audited_as:
         bulk.insert(session, chassis.audit_log, [
             _audit_row(row, audited_as, None, row["status"], row["reason"], SYSTEM, row["created_at"]) for row in new])

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 500
 LEASE = timedelta(minutes=2)
+SITE_SETTINGS_TTL = timedelta(seconds=5)
+IDLE_WAIT_SECONDS = 0.5
 
 
 @functools.cache
@@ -38,21 +40,36 @@ def _channels(sessions: sessionmaker) -> dict:
     return channel_adapters.configured(Settings(), sessions)
 
 
-def deliver_due(sessions: sessionmaker, channels: dict | None = None) -> int:
-    """Send every message due now, a batch at a time; answers how many were handed to a channel."""
+@functools.cache
+def _site_settings(sessions: sessionmaker) -> dict:
+    """(organization, site) → (read until, quiet hours, time zone, throttle), per database."""
+    return {}
+
+
+def run(sessions: sessionmaker) -> int:
+    """The worker's `deliver` job: also waits a little for messages this process queues meanwhile."""
+    return deliver_due(sessions, idle_wait=IDLE_WAIT_SECONDS)
+
+
+def deliver_due(sessions: sessionmaker, channels: dict | None = None, idle_wait: float = 0) -> int:
+    """Send every message due now, a batch at a time; answers how many were handed to a channel. With
+    `idle_wait`, once nothing is due it waits that long for this process to queue more before answering."""
     channels = channels or _channels(sessions)
     handed = 0
     while True:
         now = datetime.now(timezone.utc)
+        rules.QUEUED.clear()
         with sessions() as session, session.begin():
             claimed = claim(session, now)
         if not claimed:
+            if idle_wait and rules.QUEUED.wait(idle_wait):
+                continue
             return handed
         changes = _send(sessions, claimed, channels, now)
         with sessions() as session, session.begin():
             rules.apply(session, changes)
         handed += sum(1 for change in changes if change.action in ("send", "deliver"))
-        if len(claimed) < BATCH:
+        if len(claimed) < BATCH and not idle_wait:
             return handed
 
 
@@ -69,7 +86,7 @@ def claim(session: Session, now: datetime, limit: int = BATCH) -> list:
 def _send(sessions: sessionmaker, claimed: list, channels: dict, now: datetime) -> list[Change]:
     """Each claimed message's step: held back, failed before sending, or the channel's outcome."""
     with sessions() as session:
-        limits = _Limits(session, claimed, now)
+        limits = _Limits(session, claimed, now, _site_settings(sessions))
         changes, ready = [], defaultdict(list)
         for message in claimed:
             change = _before_sending(session, message, limits, now)
@@ -126,11 +143,11 @@ def _after_sending(sessions: sessionmaker, message, outcome) -> Change:
 
 
 class _Limits:
-    """Quiet hours, throttle and time zone per site, and the recipients' recent SMS and e-mails, read once
-    per batch."""
+    """Quiet hours, throttle and time zone per site (read at most every SITE_SETTINGS_SECONDS: a busy sender
+    does not ask for them on every batch), and the recipients' recent SMS and e-mails, read once per batch."""
 
-    def __init__(self, session: Session, claimed: list, now: datetime):
-        self.by_site: dict[tuple[str, str | None], tuple] = {}
+    def __init__(self, session: Session, claimed: list, now: datetime, by_site: dict):
+        self.now, self.by_site = now, by_site
         recipients = {m.recipient_id for m in claimed if m.channel in ("sms", "email")}
         self.sent_last_hour = defaultdict(int, session.execute(
             select(Message.recipient_id, func.count()).where(
@@ -140,15 +157,17 @@ class _Limits:
 
     def of(self, session: Session, message) -> tuple:
         key = (message.organization_id, message.site_id)
-        if key not in self.by_site:
+        held = self.by_site.get(key)
+        if held is None or held[0] <= self.now:
             zone = session.scalar(select(Site.time_zone).where(Site.site_id == message.site_id)) \
                 if message.site_id else None
-            self.by_site[key] = (
+            held = self.by_site[key] = (
+                self.now + SITE_SETTINGS_TTL,
                 _setting(session, message, rules.QUIET_HOURS, rules.checked_quiet_hours),
                 zone or rules.DEFAULT_ZONE,
                 _setting(session, message, rules.THROTTLE_PER_HOUR, int),
             )
-        return self.by_site[key]
+        return held[1:]
 
 
 def _setting(session: Session, message, setting, read):
