@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -14,10 +14,13 @@ from psp.occupants.v1.people_pb2 import OccupancyStarted
 from psp.occupants.v1.places_pb2 import SiteRegistered, UnitRegistered
 from sqlalchemy import func, select
 
+from services.billing.arrears import rules as arrears
+from services.billing.arrears.tables import ArrearsStep
 from services.billing.billruns import rules as bill_runs
 from services.billing.billruns.tables import BillRun
 from services.billing.ledger import rules
 from services.billing.ledger.tables import Account, Allocation, Charge, Payment
+from services.billing.models import chassis
 from services.billing.places.rules import payers_of
 from services.billing.rates.demo import seed_office_tower_set
 from services.billing.service import SERVICE
@@ -143,3 +146,28 @@ def test_two_workers_make_one_bill_run_and_charge_each_unit_once(billing_session
         assert (done.state, done.units_done, done.charges_new) == ("done", 30, 30)
         assert session.scalar(select(func.count()).select_from(Charge).where(Charge.site_id == site_id)) == 30
         assert session.scalar(select(func.sum(Charge.amount)).where(Charge.site_id == site_id)) == Decimal("144000.00")
+
+
+def test_two_workers_take_each_arrears_step_once(billing_sessions):
+    site_id, units = _units(billing_sessions, 6)
+    with billing_sessions() as session, session.begin():
+        payers = payers_of(session, units)
+        rules.raise_charges(session, [rules.charge_row(
+            rules.account_of(session, ORG_A, site_id, unit, payers[unit]), key=f"{unit}:old", item="management_fee",
+            amount=Decimal("500.00"), period="2026-01", description="fee", source="manual", source_id=unit,
+            due_on=date(2026, 1, 31)) for unit in units])
+    later = datetime(2026, 5, 15, 4, tzinfo=timezone.utc)
+    counts = []
+    threads = [threading.Thread(target=lambda: counts.append(arrears.take_due_steps(billing_sessions, later)))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Reminder, demand letter and late fee for each of the six accounts, between the two workers.
+    assert sum(counts) == 18
+    with billing_sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ArrearsStep)) == 18
+        assert session.scalar(select(func.count()).select_from(chassis.outbox).where(
+            chassis.outbox.c.event_type == "arrears.step_taken.v1")) == 18
+        assert session.scalar(select(func.count()).select_from(Charge).where(Charge.item == "late_fee")) == 6
