@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
@@ -19,13 +20,14 @@ from sqlalchemy.orm import sessionmaker
 from services.access.changes import ChangeCounter
 from services.access.decisions.rules import DoorView, PassView
 from services.access.doors.tables import Door
-from services.access.models import chassis
+from services.access.models import chassis, utcnow
 from services.access.passes.tables import LIVE, Pass
 from services.access.tokens import rules as tokens
 from shared import policy
 from shared.db import aware
 
 REFRESH_SECONDS = 0.2
+FORGOTTEN_AFTER = timedelta(days=30)
 
 
 @dataclass
@@ -70,10 +72,13 @@ class PassCache:
                 return view
             # A new view replaces the old one whole: a decision running meanwhile reads one or the other.
             passes = dict(view.passes)
+            changed = select(Pass).where(Pass.organization_id == organization_id, Pass.version > view.version,
+                                         Pass.version <= version)
+            if view.version < 0:
+                # A process's first view skips passes whose window closed long ago: they can open nothing.
+                changed = changed.where(Pass.valid_until > utcnow() - FORGOTTEN_AFTER)
             # In change order: a credential revoked and issued again ends with its new pass.
-            for row in session.scalars(select(Pass).where(
-                    Pass.organization_id == organization_id, Pass.version > view.version, Pass.version <= version)
-                    .order_by(Pass.version)):
+            for row in session.scalars(changed.order_by(Pass.version)):
                 passes[(row.credential_kind, row.credential)] = pass_view(row)
             doors = {row.id: DoorView(row.site_id, frozenset(row.zone_ids))
                      for row in session.execute(select(Door.id, Door.site_id, Door.zone_ids)

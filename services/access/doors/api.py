@@ -12,6 +12,7 @@ from services.access.inputs import an_id, ids, listed_at_site, site_named
 from services.access.places.tables import Building
 from shared.auth import auth, principal, require_role_at
 from shared.fields import UtcDateTime
+from shared.idempotency import idempotent
 from shared.problems import unprocessable
 from shared.paging import PageQuery, page_of
 from shared.roles import CS_SUPERVISOR, MANAGERS
@@ -63,6 +64,7 @@ class SiteQuery(PageQuery):
 
 @api.post("/zones")
 @api.auth_required(auth)
+@idempotent
 @api.input(ZoneIn)
 @api.output(ZoneOut, status_code=201)
 def add_zone(json_data):
@@ -82,6 +84,7 @@ def list_zones(query_data):
 
 @api.post("/doors")
 @api.auth_required(auth)
+@idempotent
 @api.input(DoorIn)
 @api.output(DoorOut, status_code=201)
 def add_door(json_data):
