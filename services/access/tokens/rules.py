@@ -10,6 +10,7 @@ import secrets
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.access import changes
@@ -28,10 +29,20 @@ REVOCATIONS_PAGE = 1000
 
 
 def signing_key(session: Session, organization_id: str) -> SigningKey:
-    """The organization's signing key, made on first use."""
-    key = session.scalar(select(SigningKey).where(SigningKey.organization_id == organization_id,
-                                                  SigningKey.state == SIGNING))
-    return key or _new_key(session, organization_id)
+    """The organization's signing key, made on first use. Two first uses at once: one makes it (a unique
+    index allows one signing key), the other takes that one."""
+    key = session.scalar(_signing(organization_id))
+    if key is not None:
+        return key
+    try:
+        with session.begin_nested():
+            return _new_key(session, organization_id)
+    except IntegrityError:
+        return session.scalar(_signing(organization_id))
+
+
+def _signing(organization_id: str):
+    return select(SigningKey).where(SigningKey.organization_id == organization_id, SigningKey.state == SIGNING)
 
 
 def rotate(session: Session, organization_id: str, *, actor: str) -> SigningKey:

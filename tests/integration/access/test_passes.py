@@ -159,3 +159,11 @@ def test_decisions_are_recorded_in_postgresql(access, databases):
         decider().recorder.flush()
     with access.application.extensions["psp"].sessions() as session:
         assert session.scalar(select(func.count()).select_from(Decision).where(Decision.site_id == site_id)) == 3
+
+
+def test_the_first_token_keys_asked_for_at_once_make_one_signing_key(access, databases):
+    app = access.application
+    answers = _together(4, lambda i: app.test_client().get("/v1/token-keys", headers=machine()))
+    assert [a.status_code for a in answers] == [200] * 4
+    assert len({a.get_json()["keys"][0]["kid"] for a in answers}) == 1
+    assert databases["access"].scalar("SELECT count(*) FROM token_signing_keys WHERE state = 'signing'") == 1
