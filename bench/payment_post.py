@@ -132,11 +132,13 @@ def _load(url: str, organization_id: str, sites: int) -> list[tuple[str, str]]:
 
 
 def _payments(port: int, token: str, units: list[tuple[str, str]], count: int, phase: str) -> list[bytes]:
-    """Counter and door-to-door payments of 50.00 to 450.00 going round the units, each with its reference."""
+    """Counter and door-to-door payments of 50.00 to 450.00 going round the sites, and within each site round
+    its units, each with its own reference."""
     headers = {"Authorization": f"Bearer {token}"}
+    sites = len(units) // UNITS_PER_SITE
     requests = []
     for i in range(count):
-        unit_id, person_id = units[(i * 7) % len(units)]
+        unit_id, person_id = units[(i % sites) * UNITS_PER_SITE + (i // sites) % UNITS_PER_SITE]
         body = {"unit_id": unit_id, "person_id": person_id, "amount": f"{50 + (i % 9) * 50}.00",
                 "method": "counter" if i % 3 else "door_to_door", "reference": f"{phase}-{i}"}
         requests.append(http_load.request(port, "/v1/payments", headers, method="POST",
