@@ -49,6 +49,10 @@ def raise_requested_charges(session, event) -> None:
     rows = []
     for number, line in enumerate(request.charges):
         amount = _decimal(line.amount) if line.amount else None
+        if line.amount and (amount is None or amount < 0):
+            log.warning("request %s asks %r for %s, not an amount: charged at 0", request.request_id, line.amount,
+                        line.item)
+            amount = Decimal(0)
         if amount is None:
             if line.item not in prices:
                 log.warning("no rate for %s at site %s: request %s charges it at 0", line.item, request.site_id,

@@ -210,3 +210,12 @@ def test_the_balance_is_always_charges_less_payments_less_credits(billing, opera
             assert (charge.state == "paid") == (charge.paid == charge.amount)
         # Prepaid money is spent on open charges as soon as either appears: the two never coexist.
         assert rules.outstanding(session, account.id) == 0 or rules.prepaid(session, account.id) == 0
+
+
+def test_a_request_line_that_is_not_a_usable_amount_is_charged_at_nothing(billing, site):
+    billing.deliver(_request(site, property_deposit="-50.00", water_electricity_float="abc",
+                             decoration_deposit="100.00"))
+    with billing.sessions() as session:
+        charges = {c.item: (str(c.amount), c.state) for c in session.scalars(select(Charge))}
+    assert charges == {"property_deposit": ("0.00", "paid"), "water_electricity_float": ("0.00", "paid"),
+                       "decoration_deposit": ("100.00", "open")}
