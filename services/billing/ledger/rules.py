@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select, update
@@ -36,6 +36,8 @@ PREPAYMENT_ALLOWED = policy.define(
 for _method in METHODS:
     metrics.PAYMENTS_POSTED.labels(metrics.SERVICE, _method)
     metrics.PAID_AMOUNT.labels(metrics.SERVICE, _method)
+# How far ahead of this server's clock a payment's time may be (a gateway's or a till's clock running fast).
+CLOCK_SKEW = timedelta(minutes=5)
 _ACCOUNTS = uuid.UUID("4b1f6e0a-2c7d-4e59-9a3b-8d0c1e2f3a4b")
 
 
@@ -194,6 +196,8 @@ def post_payment(session: Session, account: Account, *, amount: Decimal, method:
         raise unprocessable("charge_ids", f"Not open charges of this account: {', '.join(sorted(unknown))}.")
     owed = sum((charge.amount - charge.paid for charge in charges), Decimal("0.00"))
     paid_at = paid_at or utcnow()
+    if paid_at > utcnow() + CLOCK_SKEW:
+        raise unprocessable("paid_at", "A payment cannot be dated in the future.")
     closing.check_open(session, account.site_id, paid_at)
     if amount > owed and not policy.value(session, chassis, account.organization_id, account.site_id,
                                           PREPAYMENT_ALLOWED):

@@ -123,6 +123,8 @@ def test_bad_payments_are_refused_naming_the_field_and_change_nothing(billing, s
     assert _pay(billing, site, "10.00", reference="BANK-1").status_code == 201
     duplicate = _pay(billing, site, "10.00", reference="BANK-1")
     assert duplicate.status_code == 409 and duplicate.get_json()["field"] == "reference"
+    future = _pay(billing, site, "10.00", paid_at="2099-01-01T00:00:00+08:00")
+    assert future.status_code == 422 and future.get_json()["field"] == "paid_at"
     unknown_unit = billing.client.post("/v1/payments", headers=CASHIER, json={
         "unit_id": str(uuid.uuid4()), "amount": "1.00", "method": "counter", "reference": "R-9"})
     assert unknown_unit.status_code == 422 and unknown_unit.get_json()["field"] == "unit_id"
