@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
+import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
@@ -33,6 +35,7 @@ BATCH = 500
 LEASE = timedelta(minutes=2)
 SITE_SETTINGS_TTL = timedelta(seconds=5)
 IDLE_WAIT_SECONDS = 0.5
+RUN_SECONDS = 5
 
 
 @functools.cache
@@ -53,10 +56,11 @@ def run(sessions: sessionmaker) -> int:
 
 def deliver_due(sessions: sessionmaker, channels: dict | None = None, idle_wait: float = 0) -> int:
     """Send every message due now, a batch at a time; answers how many were handed to a channel. With
-    `idle_wait`, once nothing is due it waits that long for this process to queue more before answering."""
+    `idle_wait`, once nothing is due it waits that long for this process to queue more before answering,
+    and answers within a few seconds however busy, so the worker can stop between runs."""
     channels = channels or _channels(sessions)
-    handed = 0
-    while True:
+    handed, until = 0, time.monotonic() + RUN_SECONDS if idle_wait else math.inf
+    while time.monotonic() < until:
         now = datetime.now(timezone.utc)
         rules.QUEUED.clear()
         with sessions() as session, session.begin():
@@ -71,6 +75,7 @@ def deliver_due(sessions: sessionmaker, channels: dict | None = None, idle_wait:
         handed += sum(1 for change in changes if change.action in ("send", "deliver"))
         if len(claimed) < BATCH and not idle_wait:
             return handed
+    return handed
 
 
 def claim(session: Session, now: datetime, limit: int = BATCH) -> list:
