@@ -3,8 +3,8 @@ Hikvision devices for their access events.
 
 Due rows are found through the index on `next_attempt_at` and locked with SKIP LOCKED in the transaction
 that records the outcome, so two workers never push the same change at once, and a worker that dies
-mid-push leaves the change due for the next run. Systems are pushed to side by side, each one's changes in
-order. An outcome is recorded only if the row still holds the change that was pushed: a newer change that
+mid-push leaves the change due for the next run. The changes of a batch are pushed side by side (a batch
+holds one per system and credential, so none overtakes another of its own credential). An outcome is recorded only if the row still holds the change that was pushed: a newer change that
 arrived meanwhile stays due.
 """
 
@@ -14,7 +14,6 @@ import functools
 import logging
 import random
 import threading
-from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
@@ -36,6 +35,7 @@ SERVICE = "access"
 ACTOR = "access-sync"
 BATCH = 200
 HTTP_TIMEOUT_SECONDS = 5
+PUSHERS = 32
 # The push job's wait for a change committed elsewhere (another worker's consumer); in this process a
 # commit wakes it at once.
 IDLE_WAIT_SECONDS = 0.1
@@ -68,7 +68,7 @@ def _now() -> datetime:
 def _client() -> httpx.Client:
     """One client per process, shared by the pushing threads: a client is costly to build (its TLS context)
     and keeps connections to the systems open between runs."""
-    return httpx.Client(timeout=HTTP_TIMEOUT_SECONDS, limits=httpx.Limits(max_connections=64))
+    return httpx.Client(timeout=HTTP_TIMEOUT_SECONDS, limits=httpx.Limits(max_connections=PUSHERS * 2))
 
 
 def push_due(sessions: sessionmaker) -> int:
@@ -111,31 +111,27 @@ def push_batch(session: Session, limit: int = BATCH) -> int:
         return 0
     for row, _ in due:
         session.expunge(row)  # written only by the guarded UPDATE in `_record`
-    by_system: dict[str, list[SyncState]] = defaultdict(list)
-    systems = {}
-    for row, system in due:
-        by_system[system.id].append(row)
-        systems[system.id] = system
+    systems = {system.id: system for _, system in due}
     doors = rules.doors_by_system(session, systems)
-    with ThreadPoolExecutor(max_workers=min(16, len(systems))) as pool:
-        results = pool.map(lambda system_id: _push_all(systems[system_id], by_system[system_id], doors[system_id]),
-                           list(systems))
-        outcomes = [pair for result in results for pair in result]
-    _record(session, systems, outcomes, _now())
+    halted: dict[str, Outcome] = {}
+    with ThreadPoolExecutor(max_workers=min(PUSHERS, len(due))) as pool:
+        answers = list(pool.map(lambda row: _push_unless_halted(systems[row.system_id], row, doors, halted),
+                                [row for row, _ in due]))
+    _record(session, systems, [(row, outcome) for (row, _), outcome in zip(due, answers) if outcome], _now())
     return len(due)
 
 
-def _push_all(system: AccessSystem, rows: list[SyncState], doors: dict[str, str]) -> list[tuple[SyncState, Outcome]]:
-    """One system's changes in order; after a 429 or a 410 the rest wait, unsent."""
-    answered, halted = [], None
-    for row in rows:
-        if halted is None:
-            outcome = _push_one(_client(), system, row, doors)
-            answered.append((row, outcome))
-            halted = outcome if outcome.result in (THROTTLED, GONE) else None
-        elif halted.result == THROTTLED:
-            answered.append((row, halted))
-    return answered
+def _push_unless_halted(system: AccessSystem, row: SyncState, doors: dict[str, dict[str, str]],
+                        halted: dict[str, Outcome]) -> Outcome | None:
+    """A batch holds one change per (system, credential), so a system's changes may go side by side. Once a
+    system asked to wait (429), its changes not sent yet wait as long; once it is gone (410), they stay."""
+    stop = halted.get(system.id)
+    if stop is not None:
+        return stop if stop.result == THROTTLED else None
+    outcome = _push_one(_client(), system, row, doors[system.id])
+    if outcome.result in (THROTTLED, GONE):
+        halted.setdefault(system.id, outcome)
+    return outcome
 
 
 def _push_one(client: httpx.Client, system: AccessSystem, row: SyncState, doors: dict[str, str]) -> Outcome:

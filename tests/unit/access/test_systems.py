@@ -224,9 +224,9 @@ def test_backoff_doubles_up_to_the_longest_wait():
         assert ceiling / 2 <= wait <= ceiling
 
 
-def test_a_429_waits_as_long_as_the_system_asks_and_holds_the_systems_other_changes(access, site, controller):
+def test_a_429_waits_as_long_as_the_system_asks(access, site, controller):
     system = register_webhook(access, site, controller)
-    controller.answers.append(429)
+    controller.answers.extend([429, 429])
     controller.retry_after = "120"
     deliver(access, issued(site, [site["front"]], credential="C-1"), issued(site, [site["front"]], credential="C-2"))
     push(access)
@@ -241,6 +241,20 @@ def test_a_429_waits_as_long_as_the_system_asks_and_holds_the_systems_other_chan
     make_due(access)
     push(access)
     assert set(controller.allow_list) == {"C-1", "C-2"}
+
+
+def test_after_a_429_the_systems_changes_not_sent_yet_wait_unsent(access, site, controller, monkeypatch):
+    monkeypatch.setattr(sync, "PUSHERS", 1)  # one at a time, so the second is not on its way already
+    system = register_webhook(access, site, controller)
+    controller.answers.append(429)
+    controller.retry_after = "60"
+    deliver(access, issued(site, [site["front"]], credential="C-1"), issued(site, [site["front"]], credential="C-2"))
+    push(access)
+    assert [status for _, status in controller.answered] == [429]
+    rows = states(access, system["id"])
+    assert [row["state"] for row in rows] == ["pending", "pending"]
+    assert [row["attempts"] for row in rows] == [0, 0]
+    assert all("429" in row["reason"] for row in rows)
 
 
 def test_a_410_disables_the_system_and_enabling_it_pushes_everything_again(access, site, controller):
