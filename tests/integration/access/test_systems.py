@@ -1,6 +1,7 @@
 """Registered access-control systems on PostgreSQL and RabbitMQ: pass.revoked committed through access's outbox,
 relayed over the broker, consumed by access's own worker and pushed by its job to reference controllers
-(real HTTP servers); failures, 429 and 410 on the way; and two pushers racing over the same changes."""
+(real HTTP servers) and to a Hikvision device simulator whose events the worker reads back; failures, 429 and
+410 on the way; and two pushers racing over the same changes."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from sqlalchemy import select
 
 from services.access.models import chassis
 from services.access.systems import rules, sync
-from services.access.systems.tables import AccessSystem, SyncState
+from services.access.systems.tables import AccessSystem, DoorEvent, SyncState
 from shared import db
 from shared.bus import outbox
 from tests.conftest import ORG_A, RETRY_DELAYS, migrate, running_workers, wait_until
 from tests.support.access.controller import ReferenceController
+from tests.support.access.hikvision import HikvisionDevice
 
 pytestmark = pytest.mark.integration
 
@@ -183,3 +185,31 @@ def test_two_pushers_racing_over_the_same_changes_push_each_once(access_db, cont
     for controller in reference:
         assert len(controller.applied) == 300 and controller.replays == 0
         assert len({event["id"] for _, event in controller.applied}) == 300
+
+
+def test_a_hikvision_device_gets_the_card_and_its_entries_are_read_back_by_the_worker(access_db):
+    device = HikvisionDevice()
+    device.start()
+    try:
+        with access_db() as session, session.begin():
+            system, _ = rules.register(
+                session, organization_id=ORG_A, site_id=SITE, name="Car park terminal", adapter="hikvision",
+                base_url=device.url, username=device.username, password=device.password, time_zone="Asia/Shanghai",
+                doors=[{"door_id": FRONT_DOOR, "system_door_id": "1"}], actor="test")
+        grant = issued("3305567890")
+        with running_workers("access"):
+            publish(access_db, grant)
+            wait_until(lambda: "3305567890" in device.cards, what="the card on the device")
+            device.swipe("3305567890", 1, reader=1)
+            device.swipe("3305567890", 1, reader=2)
+            wait_until(lambda: len(access_db().scalars(select(DoorEvent)).all()) == 2, timeout=20,
+                       what="the device's events read back")
+            publish(access_db, revocation_of(grant))
+            wait_until(lambda: device.cards == {} and device.users == {}, what="the card and person deleted")
+        with access_db() as session:
+            events = session.scalars(select(DoorEvent).order_by(DoorEvent.serial_no)).all()
+            assert [(e.pass_id, e.door_id, e.direction, e.outcome) for e in events] == [
+                (grant.pass_id, FRONT_DOOR, "entry", "granted"), (grant.pass_id, FRONT_DOOR, "exit", "granted")]
+            assert session.get(AccessSystem, system.id).last_event_serial == 2
+    finally:
+        device.stop()
