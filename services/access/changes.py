@@ -8,6 +8,7 @@ changes commit in the order of their numbers and a reader that saw number n has 
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, String, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from services.access.models import Base
@@ -21,14 +22,22 @@ class ChangeCounter(Base):
 
 
 def bump(session: Session, organization_id: str) -> int:
-    """The organization's next change number, held until this transaction ends."""
-    raised = session.execute(update(ChangeCounter).where(ChangeCounter.organization_id == organization_id)
-                             .values(version=ChangeCounter.version + 1).returning(ChangeCounter.version)).scalar()
-    if raised is None:
-        session.add(ChangeCounter(organization_id=organization_id, version=1))
-        session.flush()
-        raised = 1
-    return raised
+    """The organization's next change number, held until this transaction ends. The organization's first
+    change makes the counter; another first change at once waits for it, then raises it."""
+    raised = _raise(session, organization_id)
+    if raised is not None:
+        return raised
+    try:
+        with session.begin_nested():
+            session.add(ChangeCounter(organization_id=organization_id, version=1))
+        return 1
+    except IntegrityError:
+        return _raise(session, organization_id)
+
+
+def _raise(session: Session, organization_id: str) -> int | None:
+    return session.execute(update(ChangeCounter).where(ChangeCounter.organization_id == organization_id)
+                           .values(version=ChangeCounter.version + 1).returning(ChangeCounter.version)).scalar()
 
 
 def current(session: Session, organization_id: str) -> int:

@@ -22,7 +22,7 @@ from services.access.passes.tables import Pass
 from services.occupants.models import chassis as occupants_chassis
 from shared import db
 from shared.bus import outbox
-from tests.conftest import ORG_A, bearer, running_workers, wait_until
+from tests.conftest import ORG_A, ORG_B, bearer, running_workers, wait_until
 from tests.unit.access.support import FRONT_DESK, deliver, machine, staff
 
 pytestmark = pytest.mark.integration
@@ -116,6 +116,21 @@ def _a_site(access, databases):
     site = SiteRegistered(site_id=str(uuid.uuid4()), code="PG", name="Postgres Court", time_zone="Asia/Shanghai")
     deliver(access, site)
     return site.site_id
+
+
+def test_a_new_organizations_first_passes_at_once_each_get_their_own_change_number(access, databases):
+    other = str(uuid.uuid4())
+    deliver(access, SiteRegistered(site_id=other, code="P2", name="Second Court", time_zone="Asia/Shanghai"),
+            organization_id=ORG_B)
+    manager = staff("pm-b", roles=("property_manager",), org=ORG_B)
+    zone = ok(access.post("/v1/zones", json={"site_id": other, "name": "Lobby"}, headers=manager), 201)
+    app = access.application
+    statuses = _together(4, lambda i: app.test_client().post(
+        "/v1/doors", json={"site_id": other, "name": f"Door {i}", "kind": "door", "zone_ids": [zone["id"]]},
+        headers=manager).status_code)
+    assert statuses == [201] * 4
+    assert databases["access"].scalar(
+        "SELECT count(DISTINCT version) FROM doors WHERE organization_id = :org", org=ORG_B) == 4
 
 
 def test_racing_requests_issue_a_credential_once(access, databases):
