@@ -22,7 +22,8 @@ SERVICE = Service(
     tables=chassis,
     handlers=handlers,
     migrations=Path(__file__).parent / "migrations",
-    jobs=(ScheduledJob("bill-runs", 2, bill_runs.run_queued),
+    jobs=(ScheduledJob("bill-run-schedule", 600, bill_runs.schedule_due),
+          ScheduledJob("bill-runs", 2, bill_runs.run_queued),
           ScheduledJob("arrears-ladder", 3600, arrears.take_due_steps),
           ScheduledJob("prepaid-check", 3600, meters.check_prepaid)),
 )

@@ -30,7 +30,8 @@ from services.billing.models import chassis, to_fen, utcnow
 from services.billing.places.rules import payers_of, time_zone
 from services.billing.places.tables import Unit
 from services.billing.rates import rules as rates
-from shared import audit, policy
+from services.billing.rates.tables import FeeItem
+from shared import audit, bulk, policy
 from shared.bus.outbox import record_many
 from shared.problems import Problem, unprocessable
 
@@ -42,7 +43,10 @@ LEASE = timedelta(seconds=120)
 CUSTODY_SHARE = policy.define("billing.custody_fee_share", "0.70",
                               "Share of the unmetered fees a unit in custody pays (OCC-6: 70%).")
 DUE_DAYS = policy.define("billing.due_days", 30, "Days from the start of the period billed to the bill's due date.")
+BILLING_DAY = policy.define("billing.bill_run_day", 1,
+                            "Day of the month the worker bills each priced site for the month; 0: only by hand.")
 ACTOR = "bill-run"
+_SCHEDULED = uuid.UUID("5c0e9a1d-7b24-4f63-a8d5-3e91c2b7f046")
 
 
 def month_of(period: str) -> date:
@@ -83,6 +87,36 @@ def queue(session: Session, *, organization_id: str, site_id: str, period: str, 
     audit.record_for(session, chassis.audit_log, run, entity="bill_run", action="queue", actor=actor,
                      to_state="queued", data={"period": period})
     return run
+
+
+def schedule_due(sessions: sessionmaker, now: datetime | None = None) -> int:
+    """The worker's job: queue each priced site's run of its current month once its billing day has come.
+    The run's id is derived from (site, period), so two workers, or a site already billed by hand that
+    month, queue it once."""
+    now = now or utcnow()
+    queued = 0
+    with sessions() as session, session.begin():
+        sites = session.execute(select(FeeItem.organization_id, FeeItem.site_id).distinct()).all()
+        for organization_id, site_id in sites:
+            day = int(policy.value(session, chassis, organization_id, site_id, BILLING_DAY))
+            today = now.astimezone(time_zone(session, site_id)).date()
+            if not 1 <= day <= today.day:
+                continue
+            period = f"{today.year}-{today.month:02d}"
+            if session.scalar(select(BillRun.id).where(BillRun.site_id == site_id, BillRun.period == period)):
+                continue
+            run_id = str(uuid.uuid5(_SCHEDULED, f"{site_id}:{period}"))
+            if bulk.insert_new(session, BillRun.__table__, [{
+                    "id": run_id, "organization_id": organization_id, "site_id": site_id, "period": period,
+                    "state": "queued", "units_total": 0, "units_done": 0, "charges_new": 0,
+                    "amount_new": Decimal("0.00"), "bills_issued": 0, "cursor": "", "lease_holder": "",
+                    "lease_until": None, "created_by": ACTOR, "created_at": now, "started_at": None,
+                    "finished_at": None}], key="id"):
+                audit.record(session, chassis.audit_log, organization_id=organization_id, site_id=site_id,
+                             entity="bill_run", entity_id=run_id, action="queue", actor=ACTOR, to_state="queued",
+                             data={"period": period, "scheduled": True})
+                queued += 1
+    return queued
 
 
 def run_queued(sessions: sessionmaker) -> int:

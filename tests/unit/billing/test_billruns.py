@@ -3,7 +3,7 @@ consumption priced, a run resumed after a crash, bills issued per payer, progres
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from psp.billing.v1.accounts_pb2 import BillIssued
 from psp.occupants.v1.people_pb2 import OccupancyEnded
@@ -13,8 +13,9 @@ from services.billing.billruns import rules
 from services.billing.billruns.tables import BillRun
 from services.billing.ledger import rules as ledger
 from services.billing.ledger.tables import Charge
-from services.billing.models import utcnow
+from services.billing.models import chassis, utcnow
 from services.billing.places.tables import Occupancy, Unit
+from shared import policy
 from tests.conftest import ORG_A
 from tests.unit.billing.conftest import CASHIER, MANAGER, a_site, add_item
 
@@ -145,3 +146,19 @@ def test_a_move_out_raises_the_final_bill_for_the_month(billing, site):
     assert _charges(billing) == [(site.units[0], "management_fee", "2026-09", "250.00")]
     with billing.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Charge).where(Charge.person_id == site.owners[0])) == 1
+
+
+def test_the_worker_queues_each_priced_sites_month_once_on_its_billing_day(billing):
+    priced = a_site(billing, units=2)
+    a_site(billing, units=1)
+    add_item(billing, priced.site_id, "management_fee", "per_area", "monthly", "2.5")
+    second = datetime(2026, 7, 2, 4, tzinfo=timezone.utc)
+    assert rules.schedule_due(billing.sessions, second) == 1
+    assert rules.schedule_due(billing.sessions, second) == 0
+    rules.run_queued(billing.sessions)
+    assert [c[2] for c in _charges(billing)] == ["2026-07", "2026-07"]
+    with billing.sessions() as session, session.begin():
+        policy.override(session, chassis, organization_id=ORG_A, site_id=priced.site_id, setting=rules.BILLING_DAY,
+                        new_value=5, actor="test")
+    assert rules.schedule_due(billing.sessions, datetime(2026, 8, 3, 4, tzinfo=timezone.utc)) == 0
+    assert rules.schedule_due(billing.sessions, datetime(2026, 8, 5, 4, tzinfo=timezone.utc)) == 1
