@@ -87,11 +87,17 @@ class InvalidToken(Exception):
 @dataclass(frozen=True, slots=True)
 class TokenClaims:
     token_id: str
-    site_id: str
+    site: bytes
     kid: str
     not_before: int
     expires: int
     issued_at: int
+
+    @property
+    def site_id(self) -> str:
+        """The site's id as the API writes it (made on demand: a reader that knows its site's bytes compares
+        those)."""
+        return str(uuid.UUID(bytes=self.site))
 
 
 def sign(*, token_id: str, site_id: str, not_before: int, expires: int, issued_at: int, kid: str,
@@ -128,10 +134,14 @@ def verify(token: str, keys: Mapping[str, Ed25519PublicKey], now: float, skew: f
         key.verify(signature, _to_be_signed(protected_bytes, payload))
     except (InvalidSignature, TypeError, ValueError) as exc:
         raise InvalidToken("bad_signature") from exc
-    claims = cbor2.loads(payload)
-    if now + skew < claims[NBF]:
+    try:
+        claims = cbor2.loads(payload)
+        verified = TokenClaims(token_id=claims[CTI].hex(), site=claims[SITE], kid=kid, not_before=claims[NBF],
+                               expires=claims[EXP], issued_at=claims[IAT])
+    except Exception as exc:  # signed, but not a pass token's claims
+        raise InvalidToken("malformed") from exc
+    if now + skew < verified.not_before:
         raise InvalidToken("not_yet_valid")
-    if now - skew >= claims[EXP]:
+    if now - skew >= verified.expires:
         raise InvalidToken("expired")
-    return TokenClaims(token_id=claims[CTI].hex(), site_id=str(uuid.UUID(bytes=claims[SITE])), kid=kid,
-                       not_before=claims[NBF], expires=claims[EXP], issued_at=claims[IAT])
+    return verified

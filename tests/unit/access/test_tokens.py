@@ -193,3 +193,11 @@ def test_text_that_is_not_base45_is_refused(text):
         codec.b45decode(text)
     with pytest.raises((KeyError, ValueError)):
         base45.b45decode(text)
+
+
+def test_a_signed_payload_that_is_not_a_pass_tokens_claims_is_malformed():
+    protected = cbor2.dumps({codec.ALG: codec.EDDSA, codec.KID: bytes.fromhex("0a1b2c3d")})
+    payload = cbor2.dumps({codec.EXP: NOW + 60})
+    signature = KEY.sign(codec._to_be_signed(protected, payload))
+    sign1 = cbor2.dumps(cbor2.CBORTag(codec.COSE_SIGN1_TAG, [protected, {}, payload, signature]))
+    assert _refusal(codec.PREFIX + base45.b45encode(sign1).decode()) == "malformed"
