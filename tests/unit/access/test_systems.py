@@ -29,12 +29,22 @@ def site(access):
     return a_site(access)
 
 
-@pytest.fixture
-def controller():
+def _started():
     controller = ReferenceController()
     controller.start()
     yield controller
     controller.stop()
+
+
+controller = pytest.fixture(_started, name="controller")
+garage_controller = pytest.fixture(_started, name="garage_controller")
+
+
+@pytest.fixture
+def garage(access, site, garage_controller) -> dict:
+    """A second system at the site, with the car park barrier only."""
+    return register_webhook(access, site, garage_controller,
+                            doors=[{"door_id": site["barrier"], "system_door_id": "b"}])
 
 
 @pytest.fixture
@@ -159,21 +169,16 @@ def test_a_grant_reaches_the_controller_with_its_own_door_ids_and_the_revocation
     assert controller.refused == [] and controller.replays == 0
 
 
-def test_a_grant_goes_only_where_its_doors_are_mapped_and_a_revocation_goes_everywhere(access, site, controller):
+def test_a_grant_goes_only_where_its_doors_are_mapped_and_a_revocation_goes_everywhere(access, site, controller,
+                                                                                         garage, garage_controller):
     lobby = register_webhook(access, site, controller)
-    second = ReferenceController()
-    second.start()
-    try:
-        garage = register_webhook(access, site, second, doors=[{"door_id": site["barrier"], "system_door_id": "b"}])
-        grant = issued(site, [site["front"]])
-        deliver(access, grant)
-        assert len(states(access, lobby["id"])) == 1 and states(access, garage["id"]) == []
-        deliver(access, revoked(grant))
-        assert [row["action"] for row in states(access, garage["id"])] == ["revoke"]
-        push(access)
-        assert second.applied[0][1]["type"] == "psp.access.revoke.v1"
-    finally:
-        second.stop()
+    grant = issued(site, [site["front"]])
+    deliver(access, grant)
+    assert len(states(access, lobby["id"])) == 1 and states(access, garage["id"]) == []
+    deliver(access, revoked(grant))
+    assert [row["action"] for row in states(access, garage["id"])] == ["revoke"]
+    push(access)
+    assert garage_controller.applied[0][1]["type"] == "psp.access.revoke.v1"
 
 
 def test_a_change_older_than_the_one_held_is_dropped(access, site, controller):
@@ -516,22 +521,17 @@ def deliver_published(access, message_cls) -> None:
     deliver(access, *[payload for _, payload in published(engine, chassis, message_cls)])
 
 
-def test_a_pass_moved_to_another_systems_doors_is_revoked_where_it_was(access, site, controller):
+def test_a_pass_moved_to_another_systems_doors_is_revoked_where_it_was(access, site, controller, garage,
+                                                                       garage_controller):
     lobby = register_webhook(access, site, controller)
-    second = ReferenceController()
-    second.start()
-    try:
-        garage = register_webhook(access, site, second, doors=[{"door_id": site["barrier"], "system_door_id": "b"}])
-        grant = issued(site, [site["front"]])
-        deliver(access, grant)
-        push(access)
-        deliver(access, issued(site, [site["barrier"]], pass_id=grant.pass_id))
-        push(access)
-        assert "CARD-0001" not in controller.allow_list and second.allow_list["CARD-0001"]["doors"] == ["b"]
-        assert [row["action"] for row in states(access, lobby["id"])] == ["revoke"]
-        assert [row["action"] for row in states(access, garage["id"])] == ["grant"]
-    finally:
-        second.stop()
+    grant = issued(site, [site["front"]])
+    deliver(access, grant)
+    push(access)
+    deliver(access, issued(site, [site["barrier"]], pass_id=grant.pass_id))
+    push(access)
+    assert "CARD-0001" not in controller.allow_list and garage_controller.allow_list["CARD-0001"]["doors"] == ["b"]
+    assert [row["action"] for row in states(access, lobby["id"])] == ["revoke"]
+    assert [row["action"] for row in states(access, garage["id"])] == ["grant"]
 
 
 def test_a_system_registered_after_passes_were_issued_gets_those_in_force_at_its_doors(access, site, controller):
