@@ -102,6 +102,7 @@ def _publish(session: Session, account: Account, row: dict, today: date) -> None
             account, key=f"late_fee:{row['id']}", item="late_fee", amount=row["late_fee"], period="",
             description=f"滞纳金 late fee on {row['amount_overdue']} overdue since {row['overdue_since'].isoformat()}",
             source="late_fee", source_id=row["id"], due_on=today)])
+        ledger.spend_prepaid(session, [account.id])
     overdue_at = datetime.combine(row["overdue_since"], time(), time_zone(session, account.site_id))
     event = ArrearsStepTaken(
         step_id=row["id"], site_id=account.site_id, unit_id=account.unit_id, person_id=account.person_id,

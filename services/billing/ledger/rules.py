@@ -234,6 +234,8 @@ def void_payment(session: Session, payment: Payment, *, reason: str, actor: str)
     session.refresh(payment)
     if payment.state != "posted":
         raise Problem(409, "Conflict", "The payment is voided already.", extra={"allowed": []})
+    if payment.method == "refund":
+        raise Problem(409, "Conflict", "A deposit refund paid out is not voided; a new charge corrects it.")
     closing.check_open(session, payment.site_id, payment.paid_at)
     for allocation in session.scalars(select(Allocation).where(Allocation.payment_id == payment.id)).all():
         charge = session.get(Charge, allocation.charge_id)

@@ -130,6 +130,8 @@ def apportion(session: Session, meter: Meter, *, item_code: str, start: date, en
                               description=f"{item.name} {period} (公摊 {meter.code})", source="meter_share",
                               source_id=meter.id, due_on=end) for owner in owners]
     new = ledger.raise_charges(session, rows)
+    ledger.spend_prepaid(session, ledger.accounts_with_prepaid(session, meter.site_id).intersection(
+        row["account_id"] for row in new))
     audit.record_for(session, chassis.audit_log, meter, entity="meter", action="apportion", actor=actor,
                      data={"period": period, "consumption": str(used), "total": str(total), "units": len(new)})
     return new

@@ -87,3 +87,15 @@ def test_occupants_refund_request_after_the_completion_inspection_is_recorded_on
         refunds = session.scalars(select(Refund)).all()
     assert [(r.amount, r.state, r.deductions[0]["reason"]) for r in refunds] == [
         (700, "requested", "改动承重墙 Load-bearing wall altered")]
+
+
+def test_a_refund_paid_out_is_not_voided(billing, site):
+    _deposit(billing, site, "property_deposit", "800.00")
+    refund = billing.client.post(f"{_account_url(site)}/refunds", headers=CASHIER,
+                                 json={"item": "property_deposit"}).get_json()
+    billing.client.post(f"/v1/refunds/{refund['id']}/approve", headers=MANAGER, json={})
+    paid = billing.client.post(f"/v1/refunds/{refund['id']}/pay", headers=CASHIER).get_json()
+    voided = billing.client.post(f"/v1/payments/{paid['payment_id']}/void", headers=SUPERVISOR,
+                                 json={"reason": "by mistake"})
+    assert voided.status_code == 409
+    assert billing.client.get(_account_url(site), headers=CASHIER).get_json()["balance"] == "0.00"
