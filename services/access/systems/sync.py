@@ -30,6 +30,8 @@ from shared import bulk, policy
 from shared.metrics import LATENCY_BUCKETS
 
 log = logging.getLogger(__name__)
+# Every push is in the audit trail; httpx's line per request would repeat it hundreds of times a second.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 SERVICE = "access"
 ACTOR = "access-sync"
