@@ -323,6 +323,21 @@ def test_a_change_accepted_for_later_is_sent_until_the_system_acknowledges_it(ac
     assert states(access, system["id"])[0]["state"] == "acknowledged"
 
 
+def test_a_change_not_acknowledged_in_time_is_sent_again_under_the_same_webhook_id(access, site, controller):
+    system = register_webhook(access, site, controller)
+    controller.accept_later = True
+    deliver(access, issued(site, [site["front"]]))
+    push(access)
+    [row] = states(access, system["id"])
+    assert row["state"] == "sent"
+    assert datetime.fromisoformat(row["next_attempt_at"]) - datetime.now(timezone.utc) > timedelta(seconds=50)
+    controller.accept_later = False
+    make_due(access)  # the acknowledgement timeout passed
+    push(access)
+    assert states(access, system["id"])[0]["state"] == "acknowledged"
+    assert controller.replays == 1 and len(controller.applied) == 1  # the same change, applied once
+
+
 def test_two_pushers_never_push_the_same_change_twice(access, site, controller):
     """On SQLite the second finds nothing due once the first has written; on PostgreSQL SKIP LOCKED keeps
     them apart while both run (tests/integration/access)."""
