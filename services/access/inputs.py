@@ -10,6 +10,7 @@ from apiflask.validators import Length, Range
 from sqlalchemy import select
 
 from services.access.places.tables import Site
+from shared.auth import require_role_at
 from shared.paging import keyset_page
 from shared.web import db_session, get_referenced, get_visible
 
@@ -37,10 +38,13 @@ def site_named(site_id: str) -> Site:
     return get_referenced(Site, site_id, "site_id", "site")
 
 
-def listed_at_site(model, query_data: dict, *filters: str) -> dict:
-    """A page of the model's rows at the query's site (404 for a site the caller does not see), narrowed by
-    the query's `filters` that are set, each a column of the same name."""
+def listed_at_site(model, query_data: dict, *filters: str, roles: tuple[str, ...] = ()) -> dict:
+    """A page of the model's rows at the query's site (404 for a site the caller does not see; 403 without
+    one of `roles` there, when named), narrowed by the query's `filters` that are set, each a column of the
+    same name."""
     site = get_visible(Site, query_data["site_id"], "site")
+    if roles:
+        require_role_at(site.site_id, *roles)
     stmt = select(model).where(model.site_id == site.site_id)
     for name in filters:
         if query_data[name]:

@@ -7,8 +7,8 @@ from apiflask import APIBlueprint, Schema
 from apiflask.fields import Integer, List, Method, String
 from apiflask.validators import Length, OneOf, Range
 
-from services.access.models import chassis
 from services.access.inputs import a_moment, an_id, ids, listed_at_site, site_named
+from services.access.models import chassis
 from services.access.passes import rules
 from services.access.passes.tables import CREDENTIAL_KINDS, KINDS, Pass
 from services.access.places.tables import PassHolder
@@ -151,14 +151,23 @@ def register_visit(json_data):
 @api.input(PassQuery, location="query")
 @api.output(page_of(PassOut))
 def list_passes(query_data):
-    return listed_at_site(Pass, query_data, "state", "kind", "person_id")
+    """The site's passes, credentials included: for the staff who issue them."""
+    return listed_at_site(Pass, query_data, "state", "kind", "person_id", roles=tuple(rules.ISSUERS))
+
+
+def readable_pass(pass_id: str) -> Pass:
+    """A pass its holder, its host or the site's staff who issue passes may see."""
+    pass_ = get_visible(Pass, pass_id, "pass")
+    if principal().subject not in (pass_.person_id, pass_.host_person_id):
+        require_role_at(pass_.site_id, *rules.ISSUERS)
+    return pass_
 
 
 @api.get("/passes/<pass_id>")
 @api.auth_required(auth)
 @api.output(PassOut)
 def get_pass(pass_id):
-    return get_visible(Pass, pass_id, "pass")
+    return readable_pass(pass_id)
 
 
 @api.post("/passes/<pass_id>/change")

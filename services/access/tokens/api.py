@@ -13,16 +13,15 @@ from apiflask.validators import Range
 from flask import Response
 
 from services.access.models import chassis
-from services.access.passes.rules import ISSUERS
-from services.access.passes.tables import Pass
+from services.access.passes.api import readable_pass
 from services.access.tokens import rules
 from services.access.tokens.tables import SigningKey
 from shared import policy
-from shared.auth import auth, principal, require_role_at, require_roles
+from shared.auth import auth, principal, require_roles
 from shared.fields import UtcDateTime
 from shared.problems import not_found
 from shared.roles import GENERAL_MANAGER, PROPERTY_MANAGER
-from shared.web import db_session, get_visible
+from shared.web import db_session
 
 api = APIBlueprint("tokens", __name__, url_prefix="/v1")
 
@@ -73,14 +72,6 @@ class RevocationsOut(Schema):
     revoked = List(Nested(RevokedTokenOut))
 
 
-def _readable_pass(pass_id: str) -> Pass:
-    """A pass its holder, its host or the site's staff may show."""
-    pass_ = get_visible(Pass, pass_id, "pass")
-    if principal().subject not in (pass_.person_id, pass_.host_person_id):
-        require_role_at(pass_.site_id, *ISSUERS)
-    return pass_
-
-
 def _qr(token: str) -> segno.QRCode:
     return segno.make(token, error=QR_ERROR_LEVEL, micro=False, boost_error=False)
 
@@ -94,7 +85,7 @@ def _jwk(key: SigningKey) -> dict:
 @api.auth_required(auth)
 @api.output(TokenOut)
 def pass_token(pass_id):
-    pass_ = _readable_pass(pass_id)
+    pass_ = readable_pass(pass_id)
     token = rules.token_for(db_session(), pass_)
     return {"token": token, "kid": rules.signing_key(db_session(), pass_.organization_id).kid,
             "token_id": pass_.credential, "qr_version": _qr(token).version}
@@ -106,7 +97,7 @@ def pass_token(pass_id):
                           "content": {"image/svg+xml": {"schema": {"type": "string"}}}}})
 def pass_qr_svg(pass_id):
     image = io.BytesIO()
-    _qr(rules.token_for(db_session(), _readable_pass(pass_id))).save(image, kind="svg", scale=4, border=4)
+    _qr(rules.token_for(db_session(), readable_pass(pass_id))).save(image, kind="svg", scale=4, border=4)
     return Response(image.getvalue(), mimetype="image/svg+xml")
 
 
@@ -116,7 +107,7 @@ def pass_qr_svg(pass_id):
                           "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}})
 def pass_qr_png(pass_id):
     image = io.BytesIO()
-    _qr(rules.token_for(db_session(), _readable_pass(pass_id))).save(image, kind="png", scale=6, border=4)
+    _qr(rules.token_for(db_session(), readable_pass(pass_id))).save(image, kind="png", scale=6, border=4)
     return Response(image.getvalue(), mimetype="image/png")
 
 

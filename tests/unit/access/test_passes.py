@@ -104,3 +104,13 @@ def test_another_organization_sees_nothing(access):
     refused(access.get(f"/v1/passes/{issued['id']}", headers=other), 404)
     refused(access.post("/v1/passes", json=_pass(where), headers=other), 422, "site_id")
     refused(access.get(f"/v1/doors/{where['front']}", headers=other), 404)
+
+
+def test_a_pass_is_shown_to_its_holder_and_the_issuing_staff_only(access):
+    where = a_site(access)
+    issued = ok(access.post("/v1/passes", json=_pass(where), headers=FRONT_DESK), 201)
+    assert ok(access.get(f"/v1/passes/{issued['id']}", headers=staff(where["person_id"], roles=())))["id"]
+    refused(access.get(f"/v1/passes/{issued['id']}", headers=staff("neighbour", roles=())), 403)
+    refused(access.get(f"/v1/passes?site_id={where['site_id']}", headers=TECHNICIAN), 403)
+    refused(access.get(f"/v1/passes?site_id={where['site_id']}", headers=staff("cs-b", org=ORG_B)), 404)
+    assert len(ok(access.get(f"/v1/passes?site_id={where['site_id']}", headers=FRONT_DESK))["items"]) == 1
