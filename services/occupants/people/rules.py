@@ -384,13 +384,18 @@ def _starts_with(column, prefix: str):
     return (column >= prefix) & (column < prefix[:-1] + chr(ord(prefix[-1]) + 1))
 
 
+_PERSONS = Person.__table__.c
+_UNITS = Unit.__table__.c
+_OCCUPANCIES = Occupancy.__table__.c
+
+
 def _name_contains(session: Session, q: str):
     pattern = "%" + re.sub(r"([\\%_])", r"\\\1", q.lower()) + "%"
-    contains = func.lower(Person.full_name).like(pattern, escape="\\")
+    contains = func.lower(_PERSONS.full_name).like(pattern, escape="\\")
     if session.get_bind().dialect.name == "postgresql":
         # Every one- and two-character piece of the query is in the name's GIN-indexed pieces; the LIKE
         # then checks they are in the right order.
-        grams = func.person_name_grams(Person.full_name).op("@>")(func.person_name_grams(q))
+        grams = func.person_name_grams(_PERSONS.full_name).op("@>")(func.person_name_grams(q))
         return grams & contains
     return contains
 
@@ -399,19 +404,23 @@ def search(session: Session, organization_id: str, site_id: str, page: dict, *, 
            phone: str | None = None, unit_id: str | None = None, unit_number: str | None = None,
            building_id: str | None = None) -> dict:
     """A page of the site's persons, as plain rows: name containing `q`, phone starting with `phone` (then
-    in phone order), currently occupying the unit (by id, or by number within a building)."""
-    stmt: Select = select(Person.__table__).where(Person.site_id == site_id, Person.organization_id == organization_id)
-    order = (Person.full_name, Person.id)
+    in phone order), currently occupying the unit (by id, or by number within a building).
+
+    Built from the tables' columns rather than the mapped attributes: a statement without ORM entities runs
+    as plain Core, which skips the ORM's compile and result stages on the busiest list."""
+    stmt: Select = select(Person.__table__).where(_PERSONS.site_id == site_id,
+                                                  _PERSONS.organization_id == organization_id)
+    order = (_PERSONS.full_name, _PERSONS.id)
     if q:
         stmt = stmt.where(_name_contains(session, q))
     if phone:
-        stmt = stmt.where(_starts_with(Person.phone, phone_prefix(phone)))
-        order = (Person.phone, Person.id)
+        stmt = stmt.where(_starts_with(_PERSONS.phone, phone_prefix(phone)))
+        order = (_PERSONS.phone, _PERSONS.id)
     if unit_id or unit_number or building_id:
-        occupying = (select(Occupancy.person_id).join(Unit, Unit.id == Occupancy.unit_id)
-                     .where(Occupancy.site_id == site_id, Occupancy.state == "current"))
-        for column, value in ((Unit.id, unit_id), (Unit.number, unit_number), (Unit.building_id, building_id)):
+        occupying = (select(_OCCUPANCIES.person_id).join(Unit.__table__, _UNITS.id == _OCCUPANCIES.unit_id)
+                     .where(_OCCUPANCIES.site_id == site_id, _OCCUPANCIES.state == "current"))
+        for column, value in ((_UNITS.id, unit_id), (_UNITS.number, unit_number), (_UNITS.building_id, building_id)):
             if value:
                 occupying = occupying.where(column == value)
-        stmt = stmt.where(Person.id.in_(occupying))
+        stmt = stmt.where(_PERSONS.id.in_(occupying))
     return keyset_page(session, stmt, order, page)
