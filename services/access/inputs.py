@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timezone
 
 from apiflask.fields import AwareDateTime, List, String
@@ -38,13 +39,13 @@ def site_named(site_id: str) -> Site:
     return get_referenced(Site, site_id, "site_id", "site")
 
 
-def listed_at_site(model, query_data: dict, *filters: str, roles: tuple[str, ...] = ()) -> dict:
+def listed_at_site(model, query_data: dict, *filters: str, roles: Iterable[str] = ()) -> dict:
     """A page of the model's rows at the query's site (404 for a site the caller does not see; 403 without
     one of `roles` there, when named), narrowed by the query's `filters` that are set, each a column of the
     same name."""
     site = get_visible(Site, query_data["site_id"], "site")
     if roles:
-        require_role_at(site.site_id, *roles)
+        require_role_at(site.site_id, *sorted(roles))
     stmt = select(model).where(model.site_id == site.site_id)
     for name in filters:
         if query_data[name]:

@@ -101,7 +101,7 @@ def apply(json_data):
 @api.input(BookingQuery, location="query")
 @api.output(page_of(BookingOut))
 def list_bookings(query_data):
-    return listed_at_site(Booking, query_data, "kind", "state")
+    return listed_at_site(Booking, query_data, "kind", "state", roles=rules.CS | rules.SAFETY_APPROVERS)
 
 
 @api.get("/bookings/<booking_id>")

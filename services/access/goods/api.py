@@ -15,6 +15,7 @@ from shared.fields import UtcDateTime
 from shared.idempotency import idempotent
 from shared.paging import PageQuery, page_of
 from shared.problems import unprocessable
+from shared.roles import SECURITY_GUARD
 from shared.web import db_session, get_referenced, get_visible, take_step
 
 api = APIBlueprint("goods", __name__, url_prefix="/v1")
@@ -96,7 +97,7 @@ def apply(json_data):
 @api.input(GoodsQuery, location="query")
 @api.output(page_of(GoodsReleaseOut))
 def list_releases(query_data):
-    return listed_at_site(GoodsRelease, query_data, "state")
+    return listed_at_site(GoodsRelease, query_data, "state", roles=(*rules.CS, SECURITY_GUARD))
 
 
 @api.get("/goods-releases/<release_id>")

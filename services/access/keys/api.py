@@ -113,7 +113,7 @@ def register_key(json_data):
 @api.input(KeyQuery, location="query")
 @api.output(page_of(KeyOut))
 def list_keys(query_data):
-    return listed_at_site(Key, query_data, "state", "unit_id")
+    return listed_at_site(Key, query_data, "state", "unit_id", roles=rules.KEEPERS)
 
 
 @api.get("/keys/<key_id>")
@@ -180,7 +180,7 @@ def report_key_found(key_id, json_data):
 @api.input(HandoverQuery, location="query")
 @api.output(page_of(HandoverOut))
 def list_handovers(query_data):
-    return listed_at_site(KeyHandover, query_data, "state")
+    return listed_at_site(KeyHandover, query_data, "state", roles=rules.KEEPERS)
 
 
 @api.get("/key-handovers/<handover_id>")

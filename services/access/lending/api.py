@@ -129,7 +129,7 @@ def lend(json_data):
 @api.input(LoanQuery, location="query")
 @api.output(page_of(LoanOut))
 def list_loans(query_data):
-    return listed_at_site(Loan, query_data, "state")
+    return listed_at_site(Loan, query_data, "state", roles=rules.LENDERS)
 
 
 @api.get("/loans/<loan_id>")
@@ -177,7 +177,7 @@ def store(json_data):
 @api.input(StorageQuery, location="query")
 @api.output(page_of(StoredItemOut))
 def list_storage(query_data):
-    return listed_at_site(StoredItem, query_data, "state")
+    return listed_at_site(StoredItem, query_data, "state", roles=rules.LENDERS)
 
 
 @api.post("/storage/<item_id>/pick-up")

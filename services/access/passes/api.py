@@ -152,7 +152,7 @@ def register_visit(json_data):
 @api.output(page_of(PassOut))
 def list_passes(query_data):
     """The site's passes, credentials included: for the staff who issue them."""
-    return listed_at_site(Pass, query_data, "state", "kind", "person_id", roles=tuple(rules.ISSUERS))
+    return listed_at_site(Pass, query_data, "state", "kind", "person_id", roles=rules.ISSUERS)
 
 
 def readable_pass(pass_id: str) -> Pass:
