@@ -23,6 +23,7 @@ from services.access.systems.outcome import ACKNOWLEDGED, REFUSED, RETRY, Outcom
 
 CARD_KINDS = ("card", "qr")
 PAGE_SIZE = 30
+LAST_LOCAL_TIME = "2037-12-31T23:59:59"
 MAX_PAGES = 100
 # subStatusCode values meaning the record is there already / not there: a repeated change is done.
 ALREADY_THERE = {"employeeNoAlreadyExist", "cardNoAlreadyExist", "deviceUserAlreadyExistFace"}
@@ -49,9 +50,10 @@ def pass_id_of(employee: str) -> str:
 
 
 def local_time(instant: str | datetime, zone: str) -> str:
-    """An instant as the device's local time, which is what its validity windows hold."""
+    """An instant as the device's local time, which is what its validity windows hold, up to the last one the
+    devices accept."""
     moment = datetime.fromisoformat(instant) if isinstance(instant, str) else instant
-    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M:%S")
+    return min(moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M:%S"), LAST_LOCAL_TIME)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from psp.access.v1.passes_pb2 import PassIssued, PassRevoked
 from sqlalchemy import select
 
 from services.access.models import chassis
-from services.access.systems import demo, sync
+from services.access.systems import demo, hikvision, sync
 from services.access.systems.tables import AccessSystem, DoorEvent, SyncState
 from tests.conftest import ORG_A, ORG_B
 from tests.support.access.controller import ReferenceController
@@ -563,3 +563,9 @@ def test_a_system_registered_after_passes_were_issued_gets_those_in_force_at_its
     assert set(controller.allow_list) == {"CARD-FRONT"}
     trail = ok(access.get(f"/v1/access-systems/{system['id']}/audit", headers=FRONT_DESK))
     assert trail[0]["action"] == "register"
+
+
+def test_device_local_times_are_in_the_devices_zone_and_end_by_2037():
+    assert hikvision.local_time("2026-12-01T16:30:00+00:00", "Asia/Shanghai") == "2026-12-02T00:30:00"
+    assert hikvision.local_time("2026-07-01T12:00:00+00:00", "Europe/London") == "2026-07-01T13:00:00"
+    assert hikvision.local_time("2099-01-01T00:00:00+00:00", "Asia/Shanghai") == "2037-12-31T23:59:59"
