@@ -1,5 +1,5 @@
-"""The arrears ladder (催缴, BIL-5): reminder → demand letter → late fee → lawyer's letter → public posting →
-service suspension → litigation, each step at a configurable number of days after the account fell overdue.
+"""The arrears ladder (催缴, BIL-5): reminder → demand letter → late fee → home visit → lawyer's letter → public
+posting → service suspension → litigation, each step at a configurable number of days after the account fell overdue.
 
 The worker's job takes each due step once: a step's id is derived from (account, step, overdue since) and
 goes in with insert-on-conflict-do-nothing in the transaction that records its event, so two workers or a
@@ -26,12 +26,13 @@ from services.billing.places.rules import time_zone
 from shared import audit, bulk, policy
 from shared.bus.outbox import record
 
-STEPS = ("reminder", "demand_letter", "late_fee", "lawyer_letter", "public_posting", "suspension", "litigation")
+STEPS = ("reminder", "demand_letter", "late_fee", "home_visit", "lawyer_letter", "public_posting", "suspension",
+         "litigation")
 LADDER = policy.define("billing.arrears.ladder", {
-    "reminder": 1, "demand_letter": 91, "late_fee": 91, "lawyer_letter": 181, "public_posting": 271,
-    "suspension": 366, "litigation": 546,
+    "reminder": 1, "demand_letter": 91, "late_fee": 91, "home_visit": 151, "lawyer_letter": 181,
+    "public_posting": 271, "suspension": 366, "litigation": 546,
 }, "Days after an account fell overdue each arrears step is taken; a step left out is not taken. The demand "
-   "letter follows the reminder by 3 months.")
+   "letter follows the reminder by 3 months; the home visit is for debtors who live in the unit.")
 LATE_FEE_RATE = policy.define("billing.arrears.late_fee_rate_per_day", "0.0003",
                               "Late fee (滞纳金) per day on the overdue amount, after the grace days.")
 GRACE_DAYS = policy.define("billing.arrears.grace_days", 30, "Days overdue before the late fee accrues.")

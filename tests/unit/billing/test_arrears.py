@@ -50,12 +50,12 @@ def test_each_step_is_taken_once_on_its_day(billing, site):
     # The demand letter three months after the reminder, with the late fee from then on.
     assert rules.take_due_steps(billing.sessions, _at(overdue + timedelta(days=91))) == 2
     assert _steps(billing) == ["reminder", "demand_letter", "late_fee"]
-    assert rules.take_due_steps(billing.sessions, _at(overdue + timedelta(days=600))) == 4
+    assert rules.take_due_steps(billing.sessions, _at(overdue + timedelta(days=600))) == 5
     assert rules.take_due_steps(billing.sessions, _at(overdue + timedelta(days=600))) == 0
-    assert _steps(billing)[3:] == ["lawyer_letter", "public_posting", "suspension", "litigation"]
+    assert _steps(billing)[3:] == ["home_visit", "lawyer_letter", "public_posting", "suspension", "litigation"]
     account_id = ledger.account_id(site.units[0], site.owners[0])
     taken = billing.client.get(f"/v1/accounts/{account_id}/arrears-steps?limit=20", headers=CASHIER).get_json()
-    assert len(taken["items"]) == 7
+    assert len(taken["items"]) == 8
 
 
 def test_the_late_fee_accrues_per_day_after_the_grace_days_and_is_charged(billing, site):
