@@ -231,7 +231,11 @@ def _payer_account(unit_id: str, person_id: str | None, field: str = "unit_id") 
     session = db_session()
     if person_id is None:
         person_id = rules.default_payer(session, unit.unit_id)
-    else:
+    open_already = rules.locked_if_open(session, rules.account_id(unit.unit_id, person_id))
+    if open_already is not None:
+        return open_already
+    if person_id:
+        # A new account is opened only for a payer occupants has told billing of.
         get_referenced(Payer, person_id, "person_id", "payer")
     return rules.account_of(session, unit.organization_id, unit.site_id, unit.unit_id, person_id)
 

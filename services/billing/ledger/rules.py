@@ -72,8 +72,7 @@ def open_accounts(session: Session, owners: Iterable[Owner]) -> None:
 def account_of(session: Session, organization_id: str, site_id: str, unit_id: str, person_id: str) -> Account:
     """The account, locked for this transaction; opened first if it is new."""
     whose = owner(organization_id, site_id, unit_id, person_id)
-    found = session.scalars(select(Account).where(Account.id == whose.id).with_for_update()
-                            .execution_options(populate_existing=True)).first()
+    found = locked_if_open(session, whose.id)
     if found is None:
         open_accounts(session, [whose])
         found = lock(session, whose.id)
@@ -130,6 +129,12 @@ def prepaid(session: Session, account_id_: str) -> Decimal:
     credits = select(func.coalesce(func.sum(Credit.unallocated), 0)).where(
         Credit.account_id == account_id_).scalar_subquery()
     return Decimal(session.scalar(select(payments + credits)))
+
+
+def locked_if_open(session: Session, account_id_: str) -> Account | None:
+    """The account locked for this transaction, or None when it is not open yet."""
+    return session.scalars(select(Account).where(Account.id == account_id_).with_for_update()
+                           .execution_options(populate_existing=True)).first()
 
 
 def lock(session: Session, account_id_: str) -> Account:
