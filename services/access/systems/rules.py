@@ -30,7 +30,6 @@ from shared.problems import Problem, unprocessable
 ADAPTERS = ("webhook", "hikvision")
 STATES = ("active", "disabled")
 SYNC_STATES = ("pending", "sent", "acknowledged", "failed")
-ACTIONS = ("grant", "revoke")
 ENTITY = "access_system"
 
 RETRY_BASE = policy.define("access.sync.retry_base_seconds", 1,
@@ -59,8 +58,10 @@ def register(session: Session, *, organization_id: str, site_id: str, name: str,
                                         "platform signs in with.")
     secret = new_webhook_secret() if adapter == "webhook" else password
     now = _now()
+    # A device's address gets ISAPI paths appended; a webhook URL is used as given.
+    base_url = base_url.rstrip("/") if adapter == "hikvision" else base_url
     system = AccessSystem(id=str(uuid.uuid4()), organization_id=organization_id, site_id=site_id, name=name,
-                          adapter=adapter, base_url=base_url.rstrip("/"), secret=secret, username=username,
+                          adapter=adapter, base_url=base_url, secret=secret, username=username,
                           time_zone=time_zone, state="active", disabled_reason="", last_event_serial=0,
                           created_by=actor, created_at=now, updated_at=now)
     session.add(system)
