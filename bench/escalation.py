@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import tempfile
 import time
 import uuid
@@ -43,9 +44,14 @@ def run(rate: float, seconds: float) -> list[dict]:
     sink = Sink(logs)
     try:
         with vhost() as bus_url, databases(["ticketing", "notifications"]) as urls:
-            return _run(logs, sink, urls, bus_url, rate, seconds)
+            figures = _run(logs, sink, urls, bus_url, rate, seconds)
+    except BaseException:
+        progress(f"worker logs kept in {logs}")
+        raise
     finally:
         sink.stop()
+    shutil.rmtree(logs, ignore_errors=True)
+    return figures
 
 
 def _run(logs: Path, sink: Sink, urls: dict, bus_url: str, rate: float, seconds: float) -> list[dict]:

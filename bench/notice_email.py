@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import smtplib
 import subprocess
 import sys
@@ -117,9 +118,14 @@ def run(occupants: int) -> list[dict]:
     sink = Sink(logs)
     try:
         with vhost() as bus_url, databases(["notifications"]) as urls:
-            return _run(logs, sink, urls["notifications"], bus_url, occupants)
+            figures = _run(logs, sink, urls["notifications"], bus_url, occupants)
+    except BaseException:
+        progress(f"worker logs kept in {logs}")
+        raise
     finally:
         sink.stop()
+    shutil.rmtree(logs, ignore_errors=True)
+    return figures
 
 
 def _run(logs: Path, sink: Sink, url: str, bus_url: str, occupants: int) -> list[dict]:

@@ -216,11 +216,6 @@ def _nothing_queued(session: Session) -> None:
     session.info.pop(_QUEUED_NOW, None)
 
 
-def forget_in_transaction(session: Session, key: tuple) -> None:
-    """Read it again: the transaction just changed it."""
-    session.info.get("notifications.read_once", {}).pop(key, None)
-
-
 @event.listens_for(Session, "after_transaction_end")
 def _forget_reads(session: Session, transaction) -> None:
     if transaction.parent is None:

@@ -12,7 +12,6 @@ from psp.occupants.v1.staff_pb2 import StaffMemberChanged
 from psp.ticketing.v1.shifts_pb2 import DutyAssigned, DutyWithdrawn
 from sqlalchemy import update
 
-from services.notifications.delivery.rules import forget_in_transaction
 from services.notifications.handlers import handlers
 from services.notifications.models import Recipient
 from services.notifications.recipients.tables import Duty, Occupancy, Site, StaffMember, Unit
@@ -98,7 +97,6 @@ def remember_staff_member(session, event):
         "site_roles": {held.site_id: list(held.roles) for held in member.site_roles},
         "version": member.version, "updated_at": datetime.now(timezone.utc),
     }], key=("member_id",))
-    forget_in_transaction(session, ("staff", event.organization_id))
 
 
 @handlers.on_batch(DutyAssigned)

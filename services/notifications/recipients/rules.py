@@ -7,8 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.notifications.delivery.rules import (
-    Target, in_transaction, person_target, staff_target, unknown_target)
+from services.notifications.delivery.rules import Target, person_target, staff_target, unknown_target
 from services.notifications.models import Recipient
 from services.notifications.recipients.tables import Occupancy, StaffMember, Unit
 
@@ -54,31 +53,26 @@ def person(session: Session, organization_id: str, person_id: str) -> list[Targe
 def staff_named(session: Session, organization_id: str, named: Iterable[tuple[str, str]]) -> list[Target]:
     """The active members named as (member id, user id) pairs, either part possibly empty; one not known (or
     not active) is a target marked unknown, so its message is kept as failed rather than dropped."""
-    directory = _directory(session, organization_id)
+    named, table = list(named), StaffMember.__table__
+    # Plain rows, not ORM objects: an alert is on the hot path of every SLA breach.
+    members = session.execute(select(table).where(
+        table.c.organization_id == organization_id, table.c.active.is_(True),
+        table.c.member_id.in_({m for m, _ in named if m}) | table.c.user_id.in_({u for _, u in named if u})))
+    by_member, by_user = {}, {}
+    for member in members:
+        by_member[member.member_id], by_user[member.user_id] = member, member
     targets: dict[str, Target] = {}
     for member_id, user_id in named:
-        member = directory.by_member.get(member_id) or directory.by_user.get(user_id)
+        member = by_member.get(member_id) or by_user.get(user_id)
         target = staff_target(member) if member else unknown_target("staff", member_id or user_id)
         targets.setdefault(target.id, target)
     return list(targets.values())
 
 
-class _Directory:
-    def __init__(self, members: list[StaffMember]):
-        self.members = members
-        self.by_member = {member.member_id: member for member in members}
-        self.by_user = {member.user_id: member for member in members}
-
-
-def _directory(session: Session, organization_id: str) -> _Directory:
-    """The organization's active staff, read once per transaction: a batch of alerts shares it."""
-    return in_transaction(session, ("staff", organization_id), lambda: _Directory(session.scalars(
-        select(StaffMember).where(StaffMember.organization_id == organization_id, StaffMember.active.is_(True))
-        .order_by(StaffMember.member_id)).all()))
-
-
 def staff_with_roles(session: Session, organization_id: str, site_id: str, roles: Iterable[str]) -> list[Target]:
     """Active members holding one of the roles at the site (or at every site)."""
     roles = set(roles)
-    return [staff_target(member) for member in _directory(session, organization_id).members
+    members = session.scalars(select(StaffMember).where(
+        StaffMember.organization_id == organization_id, StaffMember.active.is_(True)).order_by(StaffMember.member_id))
+    return [staff_target(member) for member in members
             if roles & (set(member.site_roles.get(site_id, ())) | set(member.site_roles.get(EVERY_SITE, ())))]
