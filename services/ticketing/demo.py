@@ -14,9 +14,9 @@ def seed(session: Session, organization_id: str) -> None:
 
 
 def seed_live(session: Session, organization_id: str) -> bool:
-    """Tickets need the units and people occupants' events bring: False until they are here."""
+    """Tickets need the units and people occupants' events bring, the work order its technician from the
+    staff directory: False until they are here."""
     if not tickets_demo.seed_live(session, organization_id):
         return False
-    repairs_demo.seed_live(session, organization_id)
     visits_demo.seed_live(session, organization_id)
-    return True
+    return repairs_demo.seed_live(session, organization_id)

@@ -11,6 +11,7 @@ from services.ticketing.patrols import rules as patrols
 from services.ticketing.people import handlers as _people_handlers  # noqa: F401  (registers the handlers)
 from services.ticketing.people import tables as _people_tables  # noqa: F401  (registers the tables)
 from services.ticketing.repairs import handlers as _repairs_handlers  # noqa: F401  (registers the handlers)
+from services.ticketing.repairs import rules as repairs
 from services.ticketing.review import rules as review
 from services.ticketing.rosters import tables as _rosters_tables  # noqa: F401
 from services.ticketing.sla import clocks as sla_clocks
@@ -34,5 +35,6 @@ SERVICE = Service(
           ScheduledJob("sla-backlog", 5, sla_firing.observe_backlog),
           ScheduledJob("sla-policy-changes", 10, sla_clocks.follow_policy_changes),
           ScheduledJob("patrol-tasks", 60, patrols.generate_due),
-          ScheduledJob("daily-review", 60, review.compile_due)),
+          ScheduledJob("daily-review", 60, review.compile_due),
+          ScheduledJob("repairs-backlog", 15, repairs.observe_work_orders)),
 )

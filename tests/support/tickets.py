@@ -7,6 +7,7 @@ import uuid
 
 from psp.occupants.v1.events_pb2 import PersonRegistered
 from psp.occupants.v1.places_pb2 import UnitRegistered
+from psp.occupants.v1.staff_pb2 import StaffMemberChanged, StaffSiteRoles
 
 from services.ticketing.service import SERVICE
 from shared import auth
@@ -39,3 +40,10 @@ def a_unit(site_id: str, number: str = "101") -> UnitRegistered:
 def a_person(site_id: str, full_name: str = "张伟", phone: str = "+8613800000001") -> PersonRegistered:
     return PersonRegistered(person_id=str(uuid.uuid4()), kind="individual", full_name=full_name, phone=phone,
                             site_id=site_id, preferred_language="zh-CN")
+
+
+def a_staff_member(site_id: str, user_id: str, roles=("technician",), active: bool = True) -> StaffMemberChanged:
+    """A member of occupants' staff directory holding the roles at the site, reachable by SMS."""
+    return StaffMemberChanged(member_id=str(uuid.uuid4()), user_id=user_id, full_name=user_id,
+                              department="engineering", active=active, version=1, channels=["sms"],
+                              site_roles=[StaffSiteRoles(site_id=site_id, roles=list(roles))])

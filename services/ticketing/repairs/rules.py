@@ -13,12 +13,12 @@ import calendar
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.ticketing.models import chassis, utcnow
 from services.ticketing.people.tables import Reporter
-from services.ticketing.repairs import events
+from services.ticketing.repairs import events, metrics
 from services.ticketing.repairs.tables import CatalogueEntry, UnitHandover, WorkOrder
 from services.ticketing.sla.tables import StaffMember
 from services.ticketing.tickets import rules as tickets
@@ -57,6 +57,7 @@ WORK_ORDER = Workflow("work order", "open", [
     Step("completed", "refuse", "unfinished", roles=DISPATCHERS | WORKERS),
     *(Step(state, "cancel", "cancelled", roles=DISPATCHERS) for state in ("open", "dispatched", "unfinished")),
 ], final=("accepted", "cancelled"))
+metrics.work_orders(dict.fromkeys(WORK_ORDER.states, 0))  # every state's series exists before the first count
 
 # Steps /transitions takes; accepting has its own endpoint and fields.
 PLAIN_ACTIONS = tuple(action for action in WORK_ORDER.actions if action != "accept")
@@ -217,6 +218,8 @@ def take(session: Session, order: WorkOrder, *, actor: str, roles, action: str, 
     if action == "start_emergency" and not order.emergency:
         raise Problem(409, "Conflict", "Only an emergency starts before it is dispatched.", field="action",
                       extra={"state": order.state, "allowed": WORK_ORDER.allowed(order.state)})
+    if action == "assign":
+        _check_technician(session, order, technician_id)
     if action in TECHNICIANS_OWN and order.technician_id != actor:
         raise Problem(403, "Forbidden", "Only the technician holding the work order checks in and out.")
     if action == "release" and not DISPATCHERS.intersection(roles) and order.technician_id != actor:
@@ -231,6 +234,8 @@ def take(session: Session, order: WorkOrder, *, actor: str, roles, action: str, 
         order.technician_id = order.dispatched_by = order.dispatched_at = None
     if action in ("check_in", "start_emergency"):
         order.checked_in_at = now
+    if action == "check_in" and step.source == "dispatched":
+        metrics.checked_in(session, (now - aware(order.dispatched_at)).total_seconds())
     if action in ("complete", "leave_unfinished"):
         order.checked_out_at = now
     if action in ("leave_unfinished", "refuse"):
@@ -271,6 +276,13 @@ def accept(session: Session, order: WorkOrder, *, actor: str, roles, acceptance:
     _follow_ticket(session, order, "accept", actor)
 
 
+def observe_work_orders(sessions: sessionmaker) -> None:
+    """The scheduled job behind the work_orders gauge: how many stand in each state, 0 where none do."""
+    with sessions() as session:
+        counts = dict(session.execute(select(WorkOrder.state, func.count()).group_by(WorkOrder.state)).all())
+    metrics.work_orders({state: counts.get(state, 0) for state in WORK_ORDER.states})
+
+
 def history(session: Session, order: WorkOrder) -> list:
     return audit.trail(session, chassis.audit_log, organization_id=order.organization_id, entity="work_order",
                        entity_id=order.id)
@@ -299,6 +311,16 @@ def _follow_ticket(session: Session, order: WorkOrder, action: str, actor: str) 
         if ticket_action in tickets.TICKET.allowed(ticket.state):
             tickets.take(session, ticket, actor=actor, roles=None, action=ticket_action,
                          assignee_id=order.technician_id if ticket_action == "dispatch" else None)
+
+
+def _check_technician(session: Session, order: WorkOrder, technician_id: str) -> None:
+    """Only someone the staff directory has active as a technician (or night-duty officer) at the order's
+    site is sent: a mistyped id would leave the work order with nobody."""
+    members = session.scalars(select(StaffMember).where(StaffMember.organization_id == order.organization_id,
+                                                        StaffMember.user_id == technician_id, StaffMember.active))
+    if not any(WORKERS.intersection(member.roles_at(order.site_id)) for member in members):
+        raise unprocessable("technician_id", f"{technician_id!r} is no active technician at the work order's site "
+                                             "in the staff directory.")
 
 
 def _member_id(session: Session, order: WorkOrder) -> str:

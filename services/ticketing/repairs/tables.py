@@ -27,6 +27,9 @@ class CatalogueEntry(Base):
     # What one priced quantity is: job, hour, metre, piece.
     unit: Mapped[str] = mapped_column(String(20))
     offered: Mapped[bool] = mapped_column(Boolean)
+    # When billing made the change this row holds (the price's effective_from, the withdrawal's instant): an
+    # older change delivered late is ignored.
+    effective_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import Date, List, Nested, String
+from apiflask.fields import AwareDateTime, Date, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 from sqlalchemy import select
 
 from services.ticketing.rosters import rules
-from services.ticketing.rosters.tables import DutyAssignment
+from services.ticketing.rosters.tables import Absence, DutyAssignment
 from services.ticketing.tickets.api import TicketOut, TicketSummaryOut
 from services.ticketing.tickets.tables import Ticket
 from shared.auth import auth, principal, require_role_at, visible_site
@@ -26,6 +26,7 @@ PLANNERS = (*MANAGERS, CS_SUPERVISOR)
 # Whoever keeps the night: the duty technician, the night watch and customer service.
 NIGHT_STAFF = (*CUSTOMER_SERVICE, TECHNICIAN, NIGHT_DUTY)
 DAYS = Range(date(2000, 1, 1), date(2199, 12, 31))
+MOMENTS = Range(datetime(2000, 1, 1, tzinfo=timezone.utc), datetime(2200, 1, 1, tzinfo=timezone.utc))
 
 
 class DutyIn(Schema):
@@ -51,6 +52,31 @@ class DutyQuery(PageQuery):
     user_id = String(load_default=None, validate=Length(1, 200))
 
 
+class AbsenceIn(Schema):
+    user_id = String(required=True, validate=Length(1, 200), metadata={"description": "The staff member's user id."})
+    starts_at = AwareDateTime(required=True, validate=MOMENTS, metadata={"description": "ISO 8601 with offset."})
+    ends_at = AwareDateTime(required=True, validate=MOMENTS,
+                            metadata={"description": "ISO 8601 with offset; after starts_at."})
+    reason = String(load_default="", validate=Length(max=1000), metadata={"description": "Leave, sickness, training…"})
+
+
+class AbsenceOut(Schema):
+    id = String()
+    site_id = String()
+    user_id = String()
+    starts_at = UtcDateTime()
+    ends_at = UtcDateTime()
+    reason = String()
+    recorded_by = String()
+    recorded_at = UtcDateTime()
+
+
+class AbsenceQuery(PageQuery):
+    user_id = String(load_default=None, validate=Length(1, 200))
+    at = AwareDateTime(load_default=None, validate=MOMENTS,
+                       metadata={"description": "Only the absences covering this instant."})
+
+
 class DeferralIn(Schema):
     reason = String(required=True, validate=Length(1, 1000), metadata={"description": "Why it waits for the morning."})
 
@@ -66,11 +92,7 @@ class ConversionOut(Schema):
 @api.output(DutyOut, status_code=201)
 def assign(site_id, json_data):
     """A CS supervisor or a manager at the site puts a staff member on a shift."""
-    site_id = visible_site(site_id)
-    require_role_at(site_id, *PLANNERS)
-    caller = principal()
-    return rules.assign(db_session(), organization_id=caller.organization_id, site_id=site_id,
-                        actor=caller.subject, **json_data)
+    return _planned(site_id, rules.assign, json_data)
 
 
 @api.get("/sites/<site_id>/duty-roster")
@@ -93,9 +115,54 @@ def list_roster(site_id, query_data):
 @api.auth_required(auth)
 @api.output({}, status_code=204)
 def withdraw(duty_id):
-    duty = get_visible(DutyAssignment, duty_id, "duty")
-    require_role_at(duty.site_id, *PLANNERS)
-    rules.withdraw(db_session(), duty, actor=principal().subject)
+    return _unplanned(get_visible(DutyAssignment, duty_id, "duty"), rules.withdraw)
+
+
+@api.post("/sites/<site_id>/absences")
+@api.auth_required(auth)
+@idempotent
+@api.input(AbsenceIn)
+@api.output(AbsenceOut, status_code=201)
+def record_absence(site_id, json_data):
+    """A CS supervisor or a manager at the site records a staff member away; SLA alerts pass them over."""
+    return _planned(site_id, rules.record_absence, json_data)
+
+
+@api.get("/sites/<site_id>/absences")
+@api.auth_required(auth)
+@api.input(AbsenceQuery, location="query")
+@api.output(page_of(AbsenceOut))
+def list_absences(site_id, query_data):
+    """Who is, was or will be away from the site."""
+    site_id = visible_site(site_id)
+    stmt = select(Absence).where(Absence.organization_id == principal().organization_id, Absence.site_id == site_id)
+    if query_data["user_id"] is not None:
+        stmt = stmt.where(Absence.user_id == query_data["user_id"])
+    if query_data["at"] is not None:
+        at = query_data["at"].astimezone(timezone.utc)
+        stmt = stmt.where(Absence.starts_at <= at, Absence.ends_at > at)
+    return keyset_page(db_session(), stmt, (Absence.starts_at, Absence.id), query_data)
+
+
+@api.delete("/absences/<absence_id>")
+@api.auth_required(auth)
+@api.output({}, status_code=204)
+def cancel_absence(absence_id):
+    return _unplanned(get_visible(Absence, absence_id, "absence"), rules.cancel_absence)
+
+
+def _planned(site_id: str, change, fields: dict):
+    """A roster change at the site, which only its planners make, in their organization and by them."""
+    site_id = visible_site(site_id)
+    require_role_at(site_id, *PLANNERS)
+    caller = principal()
+    return change(db_session(), organization_id=caller.organization_id, site_id=site_id, actor=caller.subject,
+                  **fields)
+
+
+def _unplanned(entry, undo) -> str:
+    require_role_at(entry.site_id, *PLANNERS)
+    undo(db_session(), entry, actor=principal().subject)
     return ""
 
 

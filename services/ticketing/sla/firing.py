@@ -16,10 +16,11 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.ticketing.models import chassis
+from services.ticketing.rosters.rules import Presence, presence
 from services.ticketing.sla import targets
 from services.ticketing.sla.calendar import RECEPTION, next_open
 from services.ticketing.sla.clocks import FIRING, site_calendar, utc
-from services.ticketing.sla.tables import Deadline, StaffMember
+from services.ticketing.sla.tables import EVERY_SITE, Deadline, StaffMember  # noqa: F401  (EVERY_SITE: review's)
 from services.ticketing.tickets.tables import Ticket
 from shared import policy
 from shared.bus import outbox
@@ -27,7 +28,6 @@ from shared.roles import CS_SPECIALIST, CS_SUPERVISOR, GENERAL_MANAGER, PROPERTY
 
 SERVICE = "ticketing"
 CHAIN = (CS_SPECIALIST, CS_SUPERVISOR, SITE_MANAGER, PROPERTY_MANAGER, GENERAL_MANAGER)
-EVERY_SITE = "*"
 BATCH = 2000
 
 SLA_WARNINGS = Counter("ticket_sla_warnings_total", "SLA warnings fired, by stage.", ["service", "stage"])
@@ -78,8 +78,8 @@ def fire_batch(session: Session, now: datetime, limit: int = BATCH) -> int:
 
 
 class _Alerts:
-    """Builds the events of one batch, reading each organization's staff, each site's calendar and policy, and
-    the tickets' owners once. The owner is the ticket's current one (a hand-over tells the clocks nothing);
+    """Builds the events of one batch, reading each organization's staff, each site's calendar, policy and
+    roster, and the tickets' owners once. The owner is the ticket's current one (a hand-over tells the clocks nothing);
     the deadline's copy serves for a ticket no longer there."""
 
     def __init__(self, session: Session, now: datetime, rows):
@@ -91,16 +91,23 @@ class _Alerts:
         self.owners = dict(session.execute(select(Ticket.id, Ticket.owner_id).where(
             Ticket.id.in_({row.ticket_id for row in rows}))).all())
         self.deliver_after: dict[tuple[str, str], datetime] = {}
+        self.presence: dict[tuple[str, str], Presence] = {}
 
     def event(self, row):
         kind = TicketSlaBreached if row.state == "breached" else TicketSlaWarning
         message = kind(ticket_id=row.ticket_id, ticket_number=row.ticket_number, site_id=row.site_id,
                        stage=row.stage, clock=row.clock,
                        recipients=escalation(self.staff[row.organization_id], row.site_id,
-                                             self.owners.get(row.ticket_id, row.owner_id)))
+                                             self.owners.get(row.ticket_id, row.owner_id), self._presence(row)))
         message.due_at.FromDatetime(utc(row.due_at))
         message.deliver_after.FromDatetime(self._deliver_after(row))
         return message
+
+    def _presence(self, row) -> Presence:
+        key = (row.organization_id, row.site_id)
+        if key not in self.presence:
+            self.presence[key] = presence(self.session, row.organization_id, row.site_id, self.now)
+        return self.presence[key]
 
     def _deliver_after(self, row) -> datetime:
         """A reception-hours stage's alert outside the site's hours waits for the opening, if the policy says so."""
@@ -114,22 +121,23 @@ class _Alerts:
         return self.deliver_after[key]
 
 
-def escalation(staff: list[StaffMember], site_id: str, owner_id: str | None) -> list[SlaRecipient]:
-    """The owner, then everyone active and reachable at the first level above the owner's that has anyone at
-    the site (越级上报: a level with nobody is skipped). An owner holding no chain role counts as a specialist."""
-    def roles(member):
-        return set(member.site_roles.get(site_id, ())) | set(member.site_roles.get(EVERY_SITE, ()))
-
+def escalation(staff: list[StaffMember], site_id: str, owner_id: str | None,
+               roster: Presence = Presence()) -> list[SlaRecipient]:
+    """The owner, then the first level above the owner's with anyone active, reachable and not away at the
+    site (越级上报: a level with nobody there is skipped): those of its members the roster puts on the shift
+    in force, or all of them when it puts none of them on it. An owner holding no chain role counts as a
+    specialist."""
     owner = next((member for member in staff if member.user_id == owner_id), None)
-    level = max((CHAIN.index(role) for role in roles(owner) if role in CHAIN), default=0) if owner else 0
+    level = max((CHAIN.index(role) for role in owner.roles_at(site_id) if role in CHAIN), default=0) if owner else 0
     recipients = [SlaRecipient(member_id=owner.member_id if owner else "", user_id=owner_id, role="owner")] \
         if owner_id else []
     for role in CHAIN[level + 1:]:
-        above = [member for member in staff if member.active and member.reachable and role in roles(member)
-                 and member.user_id != owner_id]
+        above = [member for member in staff if member.active and member.reachable and role in member.roles_at(site_id)
+                 and member.user_id != owner_id and member.user_id not in roster.absent]
+        on_duty = [member for member in above if member.user_id in roster.on_duty]
         if above:
             recipients += [SlaRecipient(member_id=m.member_id, user_id=m.user_id, role=role)
-                           for m in sorted(above, key=lambda m: m.member_id)]
+                           for m in sorted(on_duty or above, key=lambda m: m.member_id)]
             break
     return recipients
 

@@ -9,6 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.ticketing.models import Base
 
+# The key of site_roles for roles held at every site.
+EVERY_SITE = "*"
+
 
 class SiteCalendarRow(Base):
     """Read model fed by occupants' site events: the site's time zone, reception frames and holiday
@@ -43,6 +46,9 @@ class StaffMember(Base):
     site_roles: Mapped[dict] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    def roles_at(self, site_id: str) -> set[str]:
+        return set(self.site_roles.get(site_id, ())) | set(self.site_roles.get(EVERY_SITE, ()))
 
 
 class Deadline(Base):

@@ -6,7 +6,9 @@ A target is a JSON object:
   {"clock": …, "days": N}                              "the same day" (0) or "within N days" (calendar.end_of_day);
   {"field": "promised_reply_at"}                       an instant the ticket itself records (else the rest applies);
 plus its warning point: "warn_percent" (of the target's time) or "warn_minutes_before" (of the clock's time).
-An emergency ticket's clocks all count calendar time.
+A policy may hold "categories": {category code: {stage: target}}, the targets a category (a subcategory's
+own, else its parent's) sets for the type; they win over the type's. An emergency ticket's clocks all count
+calendar time.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.ticketing.tickets.tables import Category
 from shared import policy
 from services.ticketing.sla.calendar import CALENDAR, CLOCKS, RECEPTION, SiteCalendar, add, between, end_of_day
 
@@ -57,9 +60,12 @@ def _days(clock: str, days: int, warn: int = 80) -> dict:
 
 _REPLY_72H = _minutes(CALENDAR, 72 * 60)
 _RETURN_VISIT = _days(RECEPTION, 2)
+CATEGORIES = "categories"
 DEFAULTS = {
+    # A leak is visited again within 3 days of the leak test (试漏) that resolves it; safety facilities and
+    # everything else within 2 days.
     "repair": {"dispatch": _minutes(RECEPTION, 5, 60), "arrival_plan": _minutes(RECEPTION, 10, 60),
-               "return_visit": _RETURN_VISIT},
+               "return_visit": _RETURN_VISIT, CATEGORIES: {"repair.leak": {"return_visit": _days(RECEPTION, 3)}}},
     "complaint": {"first_reply": _REPLY_72H},
     "complaint.major": {"reach_manager": _days(CALENDAR, 0), "first_reply": _REPLY_72H,
                         "answer": _days(CALENDAR, 2), "resolution": _days(CALENDAR, 10),
@@ -82,7 +88,8 @@ SETTINGS = {kind: policy.define(f"sla.targets.{kind}", stages, (
     f"SLA targets of {kind.replace('.', ' tickets, tier ') if '.' in kind else kind + ' tickets'}, "
     f"per stage ({', '.join(STAGES)}): "
     '{"clock": "calendar"|"reception", "minutes"|"days": N, "warn_percent"|"warn_minutes_before": N}; '
-    '"field" names a time the ticket records instead.')) for kind, stages in DEFAULTS.items()}
+    '"field" names a time the ticket records instead; "categories": {category code: {stage: target}} '
+    'wins over the type for tickets of that category or its subcategories.')) for kind, stages in DEFAULTS.items()}
 ALERTS_WAIT = policy.define(
     "sla.alerts_wait_for_reception_hours", True,
     "Whether a warning or breach on a reception-hours clock outside the site's reception hours is delivered "
@@ -111,18 +118,35 @@ def valid(target) -> bool:
 
 
 def targets(session, tables, ticket) -> dict[str, dict]:
-    """The stages that apply to the ticket with their targets in force at its site; a stage whose override
-    is malformed keeps its default target (and is left out if it has none)."""
+    """The stages that apply to the ticket with their targets in force at its site, its category's winning
+    over its type's; a stage whose override is malformed keeps its default target (and is left out if it has
+    none), a category's malformed target is ignored."""
     kind = kind_of(ticket)
     setting = SETTINGS.get(kind)
     if setting is None:
         return {}
     held = policy.value(session, tables, ticket.organization_id, ticket.site_id, setting)
+    held = held if isinstance(held, dict) else DEFAULTS[kind]
     answer = {}
-    for stage, target in (held if isinstance(held, dict) else DEFAULTS[kind]).items():
+    for stage, target in held.items():
         if stage in STAGES and (valid(target) or stage in DEFAULTS[kind]):
             answer[stage] = target if valid(target) else DEFAULTS[kind][stage]
+    for stage, target in _of_category(session, ticket.category_id, held.get(CATEGORIES)).items():
+        if stage in STAGES and valid(target):
+            answer[stage] = target
     return answer
+
+
+def _of_category(session, category_id: str | None, by_category) -> dict:
+    """The targets the policy sets for the ticket's category, else for its parent category."""
+    if not isinstance(by_category, dict) or not by_category or category_id is None:
+        return {}
+    category = session.get(Category, category_id)
+    while category is not None:
+        if isinstance(by_category.get(category.code), dict):
+            return by_category[category.code]
+        category = category.parent_id and session.get(Category, category.parent_id)
+    return {}
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from psp.billing.v1.catalogue_pb2 import PaidServicePriced
+from psp.billing.v1.catalogue_pb2 import PaidServicePriced, PaidServiceWithdrawn
 from psp.occupants.v1.movein_pb2 import MoveInAccepted
 from psp.ticketing.v1.repairs_pb2 import RepairWorkAccepted, WorkOrderDispatched
 from sqlalchemy import select
@@ -24,7 +24,7 @@ from shared.bus.publisher import Outgoing, Publisher
 from shared.config import Settings
 from tests.conftest import ORG_A, bearer, create_site, running_workers, wait_until
 from tests.support.outbox import published
-from tests.support.tickets import a_person, a_unit, deliver, staff
+from tests.support.tickets import a_person, a_staff_member, a_unit, deliver, staff
 
 pytestmark = pytest.mark.integration
 
@@ -63,16 +63,21 @@ def _publish(exchange: str, *payloads) -> None:
     assert set(outcome.values()) == {None}, outcome
 
 
-def _years_ago(years: int) -> Timestamp:
+def _ago(delta: timedelta) -> Timestamp:
     stamp = Timestamp()
-    stamp.FromDatetime(datetime.now(timezone.utc) - timedelta(days=365 * years))
+    stamp.FromDatetime(datetime.now(timezone.utc) - delta)
     return stamp
+
+
+def _years_ago(years: int) -> Timestamp:
+    return _ago(timedelta(days=365 * years))
 
 
 @pytest.fixture
 def known(ticketing):
+    """A unit and a person occupants registered at the site, and its four technicians."""
     unit, person = a_unit(SITE), a_person(SITE)
-    deliver(_state(ticketing).sessions, unit, person)
+    deliver(_state(ticketing).sessions, unit, person, *(a_staff_member(SITE, f"tech-{n}") for n in range(4)))
     return {"unit_id": unit.unit_id, "reporter_id": person.person_id}
 
 
@@ -129,6 +134,27 @@ def test_prices_and_handovers_over_the_bus_quote_paid_work_exactly_and_two_accep
         assert (stored.amount, stored.unit_price, stored.state) == (Decimal("99.99"), Decimal("33.33"), "accepted")
 
 
+def test_the_catalogue_keeps_each_services_newest_change_whatever_order_it_arrives_in(ticketing):
+    sessions = _state(ticketing).sessions
+
+    def price(amount: str, minutes_ago: int) -> PaidServicePriced:
+        return PaidServicePriced(site_id=SITE, code="fix_lock", name="修锁 Fix a lock", price=amount, currency="CNY",
+                                 unit="job", effective_from=_ago(timedelta(minutes=minutes_ago)))
+
+    def quoted():
+        with sessions() as session:
+            entry = session.get(CatalogueEntry, (SITE, "fix_lock"))
+            return entry.price, entry.offered
+
+    deliver(sessions, price("40.00", 30), price("20.00", 90))  # one batch, the older last
+    deliver(sessions, price("25.00", 60))  # older, delivered late
+    assert quoted() == (Decimal("40.00"), True)
+    deliver(sessions, PaidServiceWithdrawn(site_id=SITE, code="fix_lock"), price("40.00", 30))
+    assert quoted() == (Decimal("40.00"), False)
+    deliver(sessions, price("45.00", 0))
+    assert quoted() == (Decimal("45.00"), True)
+
+
 def test_four_technicians_taking_one_pool_order_at_once_leave_one_holder(ticketing, known):
     deliver(_state(ticketing).sessions, MoveInAccepted(
         move_in_id=str(uuid.uuid4()), site_id=SITE, unit_id=known["unit_id"], person_id=known["reporter_id"],
@@ -178,6 +204,7 @@ def test_billings_price_quotes_the_work_and_the_occupants_acceptance_is_charged_
             return response.get_json() if response.status_code == 201 else None
 
         ticket = wait_until(register, what="the unit, the person and the price in ticketing")
+        deliver(_state(ticketing).sessions, a_staff_member(site["id"], "tech-0"))
         order = ok(ticketing.post("/v1/work-orders", headers=desk, json={
             "ticket_id": ticket["id"], "item": "plumbing", "service_code": "replace_tap",
             "technician_id": "tech-0"}), 201)

@@ -14,13 +14,14 @@ from psp.ticketing.v1.sla_pb2 import TicketSlaBreached
 from sqlalchemy import func, select
 
 from services.ticketing.models import chassis
+from services.ticketing.rosters import rules as rosters
 from services.ticketing.sla import clocks, firing
 from services.ticketing.sla.tables import Deadline, SiteCalendarRow, StaffMember
 from shared import auth, db
 from shared.bus.envelope import unpack
 from shared.config import Settings
 from tests.conftest import ORG_A, SECRET, create_site, migrate, running_workers, wait_until
-from tests.support.tickets import a_person, a_unit, deliver, staff
+from tests.support.tickets import a_person, a_staff_member, a_unit, deliver, staff
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +32,8 @@ GM = {"Authorization": "Bearer " + auth.mint(Settings(AUTH_JWT_SECRET=SECRET), s
 def ticket(site_id: str, created: datetime, owner: str = "specialist") -> SimpleNamespace:
     return SimpleNamespace(id=str(uuid.uuid4()), organization_id=ORG_A, site_id=site_id, number="HG-2026-000009",
                            type="complaint", tier="important", emergency=False, state="registered", owner_id=owner,
-                           created_at=created, promised_reply_at=None, requested_resolution_at=None)
+                           created_at=created, promised_reply_at=None, requested_resolution_at=None,
+                           category_id=None)
 
 
 def test_occupants_events_feed_the_read_models_and_the_worker_escalates_from_them(platform_env, occupants_api):
@@ -110,6 +112,44 @@ def test_two_firers_racing_over_the_same_due_deadlines_fire_each_once(pg_databas
                                             for raw in outbox)]
     assert len(keys) == len(set(keys)) == due
     assert states == {"breached": due}
+
+
+def test_the_escalation_passes_over_supervisors_away_and_picks_the_one_on_duty(pg_database):
+    url = pg_database("ticketing")
+    migrate("ticketing", url)
+    engine = db.make_engine(url)
+    sessions = db.make_sessionmaker(engine)
+    site_id, now = str(uuid.uuid4()), datetime.now(timezone.utc)
+    deliver(sessions, a_staff_member(site_id, "specialist", ("cs_specialist",)),
+            *(a_staff_member(site_id, name, ("cs_supervisor",)) for name in ("sup-a", "sup-b", "sup-c")),
+            a_staff_member(site_id, "manager", ("site_manager",)))
+
+    def away(*user_ids):
+        with sessions() as session, session.begin():
+            for user_id in user_ids:
+                rosters.record_absence(session, organization_id=ORG_A, site_id=site_id, actor="manager",
+                                       user_id=user_id, starts_at=now - timedelta(hours=1),
+                                       ends_at=now + timedelta(hours=1), reason="leave")
+
+    def breach_one():
+        overdue = ticket(site_id, now - timedelta(hours=2))
+        with sessions() as session, session.begin():
+            clocks.on_transition(session, overdue, "register", None, "registered", overdue.created_at)
+        assert _fire(sessions, limit=1000) == 1  # it had to reach a supervisor within the hour
+        with sessions() as session:
+            raw = session.scalar(select(chassis.outbox.c.envelope).order_by(chassis.outbox.c.id.desc()).limit(1))
+        return [r.user_id for r in unpack(Envelope.FromString(raw), TicketSlaBreached).payload.recipients
+                if r.role != "owner"]
+
+    away("sup-a")
+    with sessions() as session, session.begin():
+        day, shift = rosters.shift_at(session, ORG_A, site_id, now)
+        rosters.assign(session, organization_id=ORG_A, site_id=site_id, actor="manager", day=day, shift=shift,
+                       user_id="sup-b")
+    assert breach_one() == ["sup-b"]
+    away("sup-b", "sup-c")
+    assert breach_one() == ["manager"]
+    engine.dispose()
 
 
 def _fire(sessions, limit: int) -> int:

@@ -26,7 +26,7 @@ from services.ticketing.violations.rules import FEE_REFUSAL_STEPS
 from services.ticketing.violations.tables import Violation
 from shared import policy
 from tests.conftest import ORG_A
-from tests.support.tickets import a_person, a_unit, deliver, staff
+from tests.support.tickets import a_person, a_staff_member, a_unit, deliver, staff
 from tests.unit.ticketing.test_tickets import (  # noqa: F401  (known is a fixture)
     SITE, SITE_ZONE, _state, act, category_id, complaint, create, events, known, ok, refused, repair, walk,
 )
@@ -257,6 +257,9 @@ def test_the_demo_desk_is_seeded_once_its_units_and_people_have_arrived(ticketin
     with sessions() as session, session.begin():
         assert demo.seed_live(session, ORG_A) is False
     deliver(sessions, a_person(SITE, "李娜", "+8613800000002"))
+    with sessions() as session, session.begin():
+        assert demo.seed_live(session, ORG_A) is False  # the tickets are in; the work order awaits its technician
+    deliver(sessions, a_staff_member(SITE, "demo-technician"))
     with sessions() as session, session.begin():
         assert demo.seed_live(session, ORG_A) is True
     with sessions() as session:

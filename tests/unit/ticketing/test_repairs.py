@@ -9,20 +9,21 @@ from decimal import Decimal
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from prometheus_client import REGISTRY
 from psp.billing.v1.catalogue_pb2 import PaidServicePriced, PaidServiceWithdrawn
 from psp.occupants.v1.movein_pb2 import MoveInAccepted
 from psp.ticketing.v1.repairs_pb2 import RepairWorkAccepted, WorkOrderDispatched
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from services.ticketing import demo
 from services.ticketing.models import chassis
-from services.ticketing.repairs.rules import WORK_ORDER
+from services.ticketing.repairs.rules import WORK_ORDER, observe_work_orders
 from services.ticketing.repairs.tables import CatalogueEntry, UnitHandover, WorkOrder
 from services.ticketing.sla.tables import Deadline
 from services.ticketing.visits.tables import Survey, SurveyResponse
 from tests.conftest import ORG_A, ORG_B
 from tests.support.outbox import published
-from tests.support.tickets import a_person, a_unit, deliver, staff
+from tests.support.tickets import a_person, a_staff_member, a_unit, deliver, staff
 
 SITE = str(uuid.uuid4())
 CS = staff("cs-wang", roles=(), sites=(), site_roles={SITE: ["cs_specialist"]})
@@ -60,9 +61,10 @@ def _stamp(moment: datetime) -> Timestamp:
     return stamp
 
 
-def priced(code="replace_tap", price="80.00", unit="job", name="更换水龙头 Replace a tap") -> PaidServicePriced:
+def priced(code="replace_tap", price="80.00", unit="job", name="更换水龙头 Replace a tap",
+           effective_from=NOW) -> PaidServicePriced:
     return PaidServicePriced(site_id=SITE, code=code, name=name, price=price, currency="CNY", unit=unit,
-                             effective_from=_stamp(NOW))
+                             effective_from=_stamp(effective_from))
 
 
 def handed_over(unit_id, years_ago: float, role="owner") -> MoveInAccepted:
@@ -73,9 +75,10 @@ def handed_over(unit_id, years_ago: float, role="owner") -> MoveInAccepted:
 @pytest.fixture
 def site(ticketing):
     """Two units known from occupants: one handed over a year ago (in warranty), one four years ago; an
-    occupant; billing's catalogue with two services."""
+    occupant; the site's two technicians; billing's catalogue with two services."""
     new, old, person = a_unit(SITE, "101"), a_unit(SITE, "102"), a_person(SITE)
     deliver(_state(ticketing).sessions, new, old, person, handed_over(new.unit_id, 1), handed_over(old.unit_id, 4),
+            a_staff_member(SITE, "tech-zhao"), a_staff_member(SITE, "tech-qian"),
             priced(), priced("clear_drain", "45.50", "hour", "疏通下水道 Clear a drain"))
     return {"new_unit": new.unit_id, "old_unit": old.unit_id, "person": person.person_id}
 
@@ -170,6 +173,32 @@ def test_the_catalogue_keeps_the_latest_price_and_the_first_owners_handover(tick
     assert NOW - handover.replace(tzinfo=timezone.utc) > timedelta(days=300)
 
 
+def test_an_older_price_delivered_late_changes_nothing_and_only_a_newer_one_offers_a_withdrawn_service_again(
+        ticketing, site):
+    sessions = _state(ticketing).sessions
+
+    def quoted():
+        with sessions() as session:
+            entry = session.get(CatalogueEntry, (SITE, "fix_lock"))
+            return entry.price, entry.offered
+
+    def at(price, minutes_ago):
+        return priced("fix_lock", price, effective_from=NOW - timedelta(minutes=minutes_ago))
+
+    deliver(sessions, at("95.00", 60))
+    deliver(sessions, at("70.00", 120))  # older, delivered late
+    assert quoted() == (Decimal("95.00"), True)
+    deliver(sessions, at("99.00", 30), at("60.00", 90))  # one batch, the older last
+    assert quoted() == (Decimal("99.00"), True)
+    deliver(sessions, at("98.00", 30))  # as old: corrects the price still offered
+    assert quoted() == (Decimal("98.00"), True)
+    deliver(sessions, PaidServiceWithdrawn(site_id=SITE, code="fix_lock"))
+    deliver(sessions, at("98.00", 30))  # redelivered after the withdrawal
+    assert quoted() == (Decimal("98.00"), False)
+    deliver(sessions, priced("fix_lock", "97.00", effective_from=datetime.now(timezone.utc)))
+    assert quoted() == (Decimal("97.00"), True)
+
+
 def test_a_policy_corrects_a_units_handover_day(ticketing, site):
     admin = staff("gm", roles=("general_manager",))
     day = (NOW - timedelta(days=30)).date().isoformat()
@@ -221,6 +250,51 @@ def test_assignment_dispatches_the_ticket_and_check_in_and_out_move_it_on(ticket
     actions = [entry["action"] for entry in order["history"]]
     assert actions == ["open", "assign", "check_in", "leave_unfinished", "check_in", "complete", "refuse", "check_in",
                        "complete", "accept"]
+
+
+def test_only_an_active_technician_the_staff_directory_has_at_the_site_is_assigned(ticketing, site):
+    deliver(_state(ticketing).sessions, a_staff_member(str(uuid.uuid4()), "tech-far"),
+            a_staff_member(SITE, "cs-zhang", roles=("cs_specialist",)), a_staff_member(SITE, "tech-gone", active=False),
+            a_staff_member(SITE, "night-wu", roles=("night_duty",)))
+    ticket = repair_ticket(ticketing, site["new_unit"], site["person"])
+    refused(open_order(ticketing, ticket, item="plumbing", technician_id="tech-nobody"), 422, "technician_id")
+    with _state(ticketing).sessions() as session:
+        assert session.scalar(select(func.count()).select_from(WorkOrder)) == 0
+    order = ok(open_order(ticketing, ticket, item="plumbing"), 201)
+    for stranger in ("tech-nobody", "tech-far", "cs-zhang", "tech-gone"):
+        refused(step(ticketing, order, "assign", headers=CS, technician_id=stranger), 422, "technician_id")
+    assert ok(ticketing.get(f"/v1/work-orders/{order['id']}", headers=CS))["state"] == "open"
+    assert events(ticketing, WorkOrderDispatched) == []
+    assert ok(step(ticketing, order, "assign", headers=CS, technician_id="night-wu"))["technician_id"] == "night-wu"
+
+
+def test_check_ins_are_timed_from_dispatch_once_committed_and_work_orders_counted_by_state(ticketing, site):
+    def timed():
+        labels = {"service": "ticketing"}
+        return (REGISTRY.get_sample_value("work_order_dispatch_to_check_in_seconds_count", labels),
+                REGISTRY.get_sample_value("work_order_dispatch_to_check_in_seconds_sum", labels))
+
+    sessions = _state(ticketing).sessions
+    ticket = repair_ticket(ticketing, site["new_unit"], site["person"])
+    order = ok(open_order(ticketing, ticket, item="plumbing", technician_id="tech-zhao"), 201)
+    with sessions() as session, session.begin():
+        session.execute(update(WorkOrder).where(WorkOrder.id == order["id"])
+                        .values(dispatched_at=datetime.now(timezone.utc) - timedelta(minutes=10)))
+    count, total = timed()
+    refused(step(ticketing, order, "check_in", headers=OTHER_TECH), 403)
+    assert timed() == (count, total)
+    order = ok(step(ticketing, order, "check_in"))
+    after_count, after_total = timed()
+    assert after_count == count + 1 and 600 <= after_total - total < 900
+    order = ok(step(ticketing, order, "leave_unfinished", reason="等待配件 Waiting for a valve"))
+    ok(step(ticketing, order, "check_in"))  # back after an unfinished visit: not a dispatch's first arrival
+    assert timed()[0] == after_count
+
+    ok(open_order(ticketing, repair_ticket(ticketing, site["new_unit"], site["person"]), item="plumbing"), 201)
+    observe_work_orders(sessions)
+    by_state = {state: REGISTRY.get_sample_value("work_orders", {"service": "ticketing", "state": state})
+                for state in WORK_ORDER.states}
+    assert by_state == {**dict.fromkeys(WORK_ORDER.states, 0), "on_site": 1, "open": 1}
 
 
 def test_two_technicians_take_one_order_from_the_pool_and_the_second_is_told_it_is_taken(ticketing, site):
@@ -303,7 +377,8 @@ def test_the_demo_gives_the_desks_leak_its_work_order_and_the_site_its_quarterly
     sessions = _state(ticketing).sessions
     with sessions() as session, session.begin():
         demo.seed(session, ORG_A)
-    deliver(sessions, a_unit(SITE, "101"), a_unit(SITE, "102"), a_person(SITE), a_person(SITE, "李娜"))
+    deliver(sessions, a_unit(SITE, "101"), a_unit(SITE, "102"), a_person(SITE), a_person(SITE, "李娜"),
+            a_staff_member(SITE, "demo-technician"))
     for _ in range(2):
         with sessions() as session, session.begin():
             assert demo.seed_live(session, ORG_A) is True

@@ -2,7 +2,7 @@
 supervisors, deferred tickets made work orders at the morning handover, handovers written by the outgoing
 shift and acknowledged once by another person, and the overdue and forgotten tickets of a site's day."""
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 from psp.ticketing.v1.shifts_pb2 import DutyAssigned, DutyWithdrawn, HandoverAcknowledged, HandoverWritten
@@ -14,7 +14,8 @@ from services.ticketing.handover.tables import Handover
 from services.ticketing.models import chassis
 from services.ticketing.review.rules import FORGOTTEN_HOURS
 from services.ticketing.rosters.rules import NIGHT_HOURS
-from services.ticketing.rosters.tables import DutyAssignment
+from services.ticketing.rosters.rules import shift_at
+from services.ticketing.rosters.tables import Absence, DutyAssignment
 from services.ticketing.sla.tables import Deadline
 from services.ticketing.tickets.tables import Ticket
 from shared import policy
@@ -86,6 +87,57 @@ def test_the_roster_needs_a_supervisor_at_that_site_and_bounded_input(ticketing)
                        ({"day": "1999-12-31"}, "day")):
         refused(ticketing.post(f"/v1/sites/{SITE}/duty-roster", json={**body, **bad}, headers=SUPERVISOR), 422, field)
     assert count(ticketing, DutyAssignment) == 0 and events(ticketing, DutyAssigned) == []
+
+
+def test_a_supervisor_records_who_is_away_and_the_list_answers_who_is_away_at_an_instant(ticketing):
+    leave = {"user_id": "cs-li", "starts_at": "2026-12-01T09:00:00+08:00", "ends_at": "2026-12-03T18:00:00+08:00",
+             "reason": "年假 Annual leave"}
+    absence = ok(ticketing.post(f"/v1/sites/{SITE}/absences", json=leave, headers=SUPERVISOR), 201)
+    assert (absence["user_id"], absence["starts_at"], absence["recorded_by"]) == (
+        "cs-li", "2026-12-01T01:00:00+00:00", "cs-li")
+    ok(ticketing.post(f"/v1/sites/{SITE}/absences", json={**leave, "user_id": "cs-wang",
+                                                          "starts_at": "2026-12-05T00:00:00+08:00",
+                                                          "ends_at": "2026-12-06T00:00:00+08:00"},
+                      headers=SUPERVISOR), 201)
+    # The same instant written in another zone finds the same absence.
+    away = ok(ticketing.get(f"/v1/sites/{SITE}/absences", query_string={"at": "2026-12-01T02:30:00+01:00"},
+                            headers=CS))
+    assert [a["user_id"] for a in away["items"]] == ["cs-li"]
+    assert ok(ticketing.get(f"/v1/sites/{SITE}/absences?user_id=cs-wang", headers=CS))["items"][0]["reason"] == \
+        leave["reason"]
+    assert ok(ticketing.get(f"/v1/sites/{SITE}/absences", headers=OTHER_ORG))["items"] == []
+    refused(ticketing.delete(f"/v1/absences/{absence['id']}", headers=OTHER_ORG), 404)
+    assert ticketing.delete(f"/v1/absences/{absence['id']}", headers=SUPERVISOR).status_code == 204
+    assert count(ticketing, Absence) == 1
+    assert audited(ticketing, "staff_absence") == [("record", "cs-li"), ("record", "cs-li"), ("cancel", "cs-li")]
+
+
+def test_an_absence_needs_a_supervisor_at_the_site_and_an_end_after_its_start(ticketing):
+    leave = {"user_id": "cs-wang", "starts_at": "2026-12-01T09:00:00+08:00", "ends_at": "2026-12-01T09:00:00+08:00"}
+    refused(ticketing.post(f"/v1/sites/{SITE}/absences", json=leave, headers=SUPERVISOR), 422, "ends_at")
+    refused(ticketing.post(f"/v1/sites/{SITE}/absences", json={**leave, "ends_at": "2026-12-01T10:00:00"},
+                           headers=SUPERVISOR), 422, "ends_at")  # no offset: which instant is meant?
+    good = {**leave, "ends_at": "2026-12-01T18:00:00+08:00"}
+    refused(ticketing.post(f"/v1/sites/{SITE}/absences", json=good, headers=CS), 403)
+    refused(ticketing.post(f"/v1/sites/{SITE}/absences", json=good, headers=ELSEWHERE_SUPERVISOR), 403)
+    assert count(ticketing, Absence) == 0
+
+
+def test_the_hours_after_midnight_belong_to_the_night_of_the_day_before(ticketing):
+    with _state(ticketing).sessions() as session:
+        def shift(*parts):
+            return shift_at(session, ORG_A, SITE, datetime(*parts, tzinfo=SITE_ZONE))
+
+        assert shift(2026, 12, 1, 2, 0) == (date(2026, 11, 30), "night")
+        assert shift(2026, 12, 1, 8, 30) == (date(2026, 12, 1), "day")
+        assert shift(2026, 12, 1, 17, 59) == (date(2026, 12, 1), "day")
+        assert shift(2026, 12, 1, 18, 0) == (date(2026, 12, 1), "night")
+    with _state(ticketing).sessions() as session, session.begin():
+        policy.override(session, chassis, organization_id=ORG_A, site_id=SITE, setting=NIGHT_HOURS,
+                        new_value="all night", actor="test")
+    with _state(ticketing).sessions() as session:  # a malformed setting counts as its default here
+        assert shift_at(session, ORG_A, SITE, datetime(2026, 12, 1, 2, 0, tzinfo=SITE_ZONE)) == (
+            date(2026, 11, 30), "night")
 
 
 def test_deferred_tickets_become_work_orders_at_the_morning_handover(ticketing, known):

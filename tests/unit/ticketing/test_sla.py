@@ -17,12 +17,15 @@ from psp.ticketing.v1.sla_pb2 import TicketSlaBreached, TicketSlaWarning
 from sqlalchemy import select
 
 from services.ticketing.models import chassis
+from services.ticketing.rosters import rules as rosters
+from services.ticketing.rosters.tables import Absence
 from services.ticketing.service import SERVICE
 from services.ticketing.sla import clocks, firing
 from services.ticketing.sla.calendar import (
     CALENDAR, RECEPTION, SiteCalendar, add, between, end_of_day, next_open)
 from services.ticketing.sla.tables import Deadline, SiteCalendarRow, StaffMember
-from services.ticketing.sla.targets import ALERTS_WAIT
+from services.ticketing.sla.targets import ALERTS_WAIT, DEFAULTS, SETTINGS
+from services.ticketing.tickets import categories
 from shared import db, policy
 from shared.bus.envelope import new_envelope, unpack
 from tests.conftest import ORG_A, ORG_B, migrate
@@ -185,7 +188,8 @@ def ticket(type="repair", tier=None, emergency=False, created=local(2026, 11, 30
     return SimpleNamespace(id=fields.pop("id", "7c000000-0000-4000-8000-000000000001"), organization_id=ORG_A,
                            site_id=SITE, number="HG-2026-000001", type=type, tier=tier, emergency=emergency,
                            state="registered", owner_id="user-specialist", created_at=created,
-                           promised_reply_at=None, requested_resolution_at=None, **fields)
+                           promised_reply_at=None, requested_resolution_at=None,
+                           category_id=fields.pop("category_id", None), **fields)
 
 
 def step(sessions, row, action, from_state, to_state, at):
@@ -267,6 +271,38 @@ def test_classification_and_reclassification_follow_the_tiers_targets(sessions):
     assert rows["reach_manager"].state == rows["answer"].state == "cancelled"
     assert as_utc(rows["resolution"].due_at) == local(2026, 12, 1, 12, 0)
     assert rows["first_reply"].state == "running"
+
+
+def test_a_categorys_targets_win_over_its_types_and_follow_a_reclassification(sessions):
+    site_registered(sessions)
+    with sessions() as session, session.begin():
+        categories.ensure_defaults(session, ORG_A)
+    leak = ticket(category_id=categories.default_id(ORG_A, "repair.leak"))
+    step(sessions, leak, "register", None, "registered", leak.created_at)
+    step(sessions, leak, "assign", "registered", "assigned", local(2026, 11, 30, 10, 1))
+    step(sessions, leak, "resolve", "assigned", "resolved", local(2026, 11, 30, 11, 0))
+
+    def return_visit_due():
+        with sessions() as session, session.begin():
+            clocks.recompute(session, leak)
+        return as_utc(deadlines(sessions)["return_visit"].due_at)
+
+    # A leak: visited by the close of the third working day after the leak test resolved it; a repair of the
+    # water supply by the second's.
+    assert as_utc(deadlines(sessions)["return_visit"].due_at) == local(2026, 12, 3, 18, 0)
+    leak.category_id = categories.default_id(ORG_A, "repair.water")
+    assert return_visit_due() == local(2026, 12, 2, 18, 0)
+
+    # A site's policy: any repair category within a day, but a malformed target for water is ignored.
+    with sessions() as session, session.begin():
+        policy.override(session, chassis, organization_id=ORG_A, site_id=SITE, setting=SETTINGS["repair"],
+                        new_value={**DEFAULTS["repair"], "categories": {
+                            "repair": {"return_visit": {"clock": "reception", "days": 1}},
+                            "repair.water": {"return_visit": {"clock": "sometimes", "days": 1}}}}, actor="test")
+    assert return_visit_due() == local(2026, 12, 2, 18, 0)
+    leak.category_id = categories.default_id(ORG_A, "repair.gas")  # a subcategory takes its parent's targets
+    assert return_visit_due() == local(2026, 12, 1, 18, 0)
+    assert deadlines(sessions)["dispatch"].state == "met"
 
 
 def test_lifecycle_meets_stages_in_order_and_closing_cancels_the_rest(sessions):
@@ -354,6 +390,62 @@ def test_warnings_and_breaches_fire_once_through_the_outbox_one_level_up(session
     rows = deadlines(sessions)
     assert rows["dispatch"].state == "breached" and rows["dispatch"].warned_at is not None
     assert rows["arrival_plan"].warned_at is None
+
+
+def away(sessions, member_id, starts, ends):
+    with sessions() as session, session.begin():
+        return rosters.record_absence(session, organization_id=ORG_A, site_id=SITE, actor="user-supervisor",
+                                      user_id=f"user-{member_id}", starts_at=starts, ends_at=ends, reason="leave").id
+
+
+def on_duty(sessions, member_id, day, shift):
+    with sessions() as session, session.begin():
+        rosters.assign(session, organization_id=ORG_A, site_id=SITE, actor="user-supervisor", day=day, shift=shift,
+                       user_id=f"user-{member_id}")
+
+
+def fire_at(sessions, moment):
+    with sessions() as session, session.begin():
+        return firing.fire_batch(session, moment)
+
+
+def alerted(sessions):
+    """(stage, kind, recipients above the owner) of every alert so far."""
+    return [(event.stage, kind.split(".")[1], [r.user_id for r in event.recipients if r.role != "owner"])
+            for kind, event in outbox_events(sessions)]
+
+
+def test_the_escalation_passes_over_a_level_away_per_the_roster_and_reaches_who_is_on_duty(sessions):
+    site_registered(sessions)
+    staff(sessions, "specialist", ["cs_specialist"])
+    for supervisor in ("sup-a", "sup-b"):
+        staff(sessions, supervisor, ["cs_supervisor"])
+    staff(sessions, "manager", ["site_manager"])
+    # Both supervisors are away at 10:03; sup-a is back at 10:04; sup-b is away until noon.
+    away(sessions, "sup-a", local(2026, 11, 30, 9, 0), local(2026, 11, 30, 10, 4))
+    leave = away(sessions, "sup-b", local(2026, 11, 30, 10, 0), local(2026, 11, 30, 12, 0))
+    repair = ticket()
+    step(sessions, repair, "register", None, "registered", repair.created_at)
+
+    assert fire_at(sessions, local(2026, 11, 30, 10, 3, 30)) == 1  # dispatch warns at 10:03
+    assert fire_at(sessions, local(2026, 11, 30, 10, 5)) == 1  # dispatch breaches at 10:05
+    # sup-b's leave is cancelled, and the day shift's roster puts sup-b on duty, sup-a not.
+    with sessions() as session, session.begin():
+        rosters.cancel_absence(session, session.get(Absence, leave), actor="user-supervisor")
+    on_duty(sessions, "sup-b", date(2026, 11, 30), "day")
+    on_duty(sessions, "manager", date(2026, 11, 30), "night")
+    assert fire_at(sessions, local(2026, 11, 30, 10, 6, 30)) == 1  # arrival plan warns at 10:06
+    # The night's roster has no supervisor on it: both are there, so both are told.
+    with sessions() as session, session.begin():
+        evening = as_utc(local(2026, 11, 30, 19, 0))
+        session.execute(Deadline.__table__.update().where(Deadline.stage == "arrival_plan")
+                        .values(due_at=evening, next_fire_at=evening))
+    assert fire_at(sessions, local(2026, 11, 30, 19, 0)) == 1
+    assert alerted(sessions) == [
+        ("dispatch", "sla_warning", ["user-manager"]),
+        ("dispatch", "sla_breached", ["user-sup-a"]),
+        ("arrival_plan", "sla_warning", ["user-sup-b"]),
+        ("arrival_plan", "sla_breached", ["user-sup-a", "user-sup-b"])]
 
 
 def test_a_non_urgent_alert_waits_for_reception_hours_unless_the_policy_says_otherwise(sessions):
