@@ -40,11 +40,13 @@ def site_calendar(session: Session, site_id: str) -> SiteCalendar:
 
 
 def on_transition(session: Session, ticket, action: str, from_state: str | None, to_state: str,
-                  at: datetime) -> None:
-    """A ticket was registered (from_state None) or took a lifecycle step."""
+                  at: datetime, *, calendar: SiteCalendar | None = None) -> None:
+    """A ticket was registered (from_state None) or took a lifecycle step; `calendar` is the site's, where
+    the caller has it already."""
     at = utc(at)
-    rows = _deadlines(session, ticket)
-    calendar = site_calendar(session, ticket.site_id)
+    # A ticket just registered has no deadlines yet.
+    rows = {} if from_state is None else _deadlines(session, ticket)
+    calendar = calendar or site_calendar(session, ticket.site_id)
     if to_state in ENDING_STATES:
         for row in rows.values():
             if row.state in OPEN:
