@@ -4,8 +4,8 @@ sending as many e-mails to the same server in the same run.
 
 1. Load: one building's occupants in notifications' read model on PostgreSQL, as occupants' events leave
    it, each wanting e-mail; quiet hours off for the organization.
-2. Baseline: one `smtplib` connection sending the same number of e-mails, built with `EmailMessage` as the
-   sender builds them, one after another.
+2. Baseline: one `smtplib` connection sending the same number of e-mails, built as the sender builds them
+   (`channels.mail_bytes`), one after another.
 3. The notice is written and scheduled; the real notifications worker process (notices job, then the
    sender job) resolves the audience, renders and queues one message per occupant, and sends them. The
    time runs from the schedule's commit to the last e-mail the server accepted.
@@ -30,14 +30,14 @@ import time
 import uuid
 from collections import Counter
 from datetime import datetime, timezone
-from email.message import EmailMessage
-from email.utils import formatdate
 from pathlib import Path
+from types import SimpleNamespace
 
 from sqlalchemy import func, select
 
 from bench.infra import ROOT, WorkerProcess, databases, free_port, progress, vhost
 from services.notifications.delivery import rules as delivery
+from services.notifications.delivery.channels import mail_bytes
 from services.notifications.delivery.tables import Message
 from services.notifications.models import Recipient, chassis
 from services.notifications.notices import rules as notices
@@ -205,12 +205,9 @@ def _raw_loop(port: int, count: int) -> None:
     client = smtplib.SMTP("127.0.0.1", port)
     try:
         for n in range(count):
-            mail = EmailMessage()
-            mail["From"], mail["To"], mail["Subject"] = "notices@psp.local", f"occupant{n}@example.cn", "停水通知"
-            mail["Message-ID"] = f"<{uuid.uuid4()}@bench.raw>"
-            mail["Date"] = formatdate(localtime=False)
-            mail.set_content(f"住户{n}，您好：\n明天9:00–12:00本楼停水。")
-            client.send_message(mail)
+            message = SimpleNamespace(id=str(uuid.uuid4()), address=f"occupant{n}@example.cn", subject="停水通知",
+                                      body=f"住户{n}，您好：\n明天9:00–12:00本楼停水。", correlation_id="", trace_headers={})
+            client.sendmail("notices@psp.local", [message.address], mail_bytes("notices@psp.local", message))
     finally:
         client.quit()
 
