@@ -9,6 +9,7 @@ from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, S
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.access.models import Base
+from services.access.systems.sealed import SealedString
 
 
 class AccessSystem(Base):
@@ -25,8 +26,8 @@ class AccessSystem(Base):
     adapter: Mapped[str] = mapped_column(String(20))
     base_url: Mapped[str] = mapped_column(String(500))
     # webhook: the signing secret ("whsec_…"), which also verifies what the system sends; hikvision: the
-    # device account's password for digest auth. Never shown after registration.
-    secret: Mapped[str] = mapped_column(String(200))
+    # device account's password for digest auth. Never shown after registration; stored encrypted.
+    secret: Mapped[str] = mapped_column(SealedString(500))
     username: Mapped[str] = mapped_column(String(100))
     # The device's clock zone: Hikvision validity windows and event times are local times.
     time_zone: Mapped[str] = mapped_column(String(64))
