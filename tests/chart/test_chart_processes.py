@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from cryptography.fernet import Fernet
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.chart.support import (
@@ -151,7 +152,8 @@ def platform(pg_database, bus_vhost_url, collector, tmp_path_factory):
         "tracing": {"enabled": True, "endpoint": collector.endpoint, "sampler": "always_on"},
     }
     docs = manifests(values)
-    secrets = {("psp-bus", "url"): bus_vhost_url, ("psp-auth", "jwt-secret"): SECRET}
+    secrets = {("psp-bus", "url"): bus_vhost_url, ("psp-auth", "jwt-secret"): SECRET,
+               ("psp-access-systems", "secret-keys"): Fernet.generate_key().decode()}
     for name in SERVICES:
         secrets[(f"psp-{name}-db", "url")] = pg_database(f"chart_{name}")
     scratch = tmp_path_factory.mktemp("pods")

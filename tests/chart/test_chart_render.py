@@ -127,7 +127,7 @@ def test_secrets_only_come_from_secret_references(rendered):
     """A database URL, broker URL or token key is a Secret reference or composed of Secret references."""
     _, docs = rendered
     containers = [c for d in docs if d["kind"] in ("Deployment", "Job") for c in d["spec"]["template"]["spec"]["containers"]]
-    sensitive = re.compile(r"(DATABASE_URL|BUS_URL|AUTH_JWT_SECRET|AUTH_JWT_PUBLIC_KEY|PASSWORD|USERNAME)$")
+    sensitive = re.compile(r"(DATABASE_URL|BUS_URL|AUTH_JWT_SECRET|AUTH_JWT_PUBLIC_KEY|SECRET_KEYS|PASSWORD|USERNAME)$")
     for container in containers:
         from_secrets = {e["name"] for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})}
         for item in container["env"]:
@@ -136,6 +136,16 @@ def test_secrets_only_come_from_secret_references(rendered):
                 assert references and references <= from_secrets, item
     for configmap in by_kind(docs, "ConfigMap").values():
         assert not any(sensitive.search(key) for key in configmap.get("data", {})), configmap["metadata"]["name"]
+
+
+def test_the_access_processes_and_migration_alone_get_the_door_systems_keys_from_their_secret(rendered):
+    _, docs = rendered
+    for kind in ("Deployment", "Job"):
+        for name, owner in by_kind(docs, kind).items():
+            (container,) = owner["spec"]["template"]["spec"]["containers"]
+            keys = [e["valueFrom"]["secretKeyRef"] for e in container["env"] if e["name"] == "ACCESS_SYSTEM_SECRET_KEYS"]
+            expected = [{"name": "psp-access-systems", "key": "secret-keys"}] if name.startswith("psp-access-") else []
+            assert keys == expected, name
 
 
 def test_migrations_run_as_hooks_before_the_new_version():
@@ -272,6 +282,10 @@ def test_a_service_can_be_set_to_zero_and_false():
                  id="autoscaling to zero"),
     pytest.param({"services": {"ticketing": {"peers": ["payments"]}}}, "services.ticketing.peers",
                  id="unknown peer"),
+    pytest.param({"accessSystems": {"existingSecret": ""}}, "accessSystems.existingSecret",
+                 id="no key for door systems' secrets"),
+    pytest.param({"services": {"access": {"env": {"ACCESS_SYSTEM_SECRET_KEYS": "a-key"}}}},
+                 "env.ACCESS_SYSTEM_SECRET_KEYS", id="door systems' keys in values"),
 ])
 def test_values_that_would_break_the_release_are_refused(values, names):
     with pytest.raises(helm.HelmError) as refused:
@@ -281,7 +295,7 @@ def test_values_that_would_break_the_release_are_refused(values, names):
 
 def test_alert_thresholds_come_from_values():
     thresholds = {"http5xxRatio": 0.02, "queueLatencyP99Seconds": 2.5, "outboxOldestAgeSeconds": 120,
-                  "slaBreachesPerHour": 3}
+                  "slaBreachesPerHour": 3, "accessSyncUnacknowledgedSeconds": 30}
     docs = manifests({"monitoring": {"prometheusRule": {"thresholds": thresholds}}})
     (rule,) = by_kind(docs, "PrometheusRule").values()
     records = {r["record"]: r["expr"] for g in rule["spec"]["groups"] for r in g["rules"] if "record" in r}
@@ -290,6 +304,7 @@ def test_alert_thresholds_come_from_values():
         "psp:alert_threshold:queue_latency_p99_seconds": "vector(2.5)",
         "psp:alert_threshold:outbox_oldest_age_seconds": "vector(120)",
         "psp:alert_threshold:sla_breaches_per_hour": "vector(3)",
+        "psp:alert_threshold:access_sync_unacknowledged_seconds": "vector(30)",
     }
     # Apart from those constants, the rules are the file promtool tests.
     rules_file = yaml.safe_load((CHART / "files" / "alerts.yaml").read_text())

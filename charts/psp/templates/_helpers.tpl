@@ -185,6 +185,10 @@ the parts listed first.
 - name: BUS_URL
   valueFrom: {secretKeyRef: {name: {{ $root.Values.bus.existingSecret }}, key: {{ $root.Values.bus.urlKey }}}}
 {{- end }}
+{{- if eq $s.name "access" }}
+- name: ACCESS_SYSTEM_SECRET_KEYS
+  valueFrom: {secretKeyRef: {name: {{ $root.Values.accessSystems.existingSecret }}, key: {{ $root.Values.accessSystems.secretKeysKey }}}}
+{{- end }}
 {{- if .withAuth }}
 {{- with $root.Values.auth }}
 {{- if .jwtPublicKeyKey }}
