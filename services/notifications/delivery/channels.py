@@ -16,6 +16,7 @@ import logging
 import smtplib
 import socket
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -106,7 +107,7 @@ class Kept(Channel):
 class Smtp(Channel):
     """E-mail over SMTP: a few connections at once, each sending its share of the batch in turn. The
     connections stay open between batches (checked with NOOP first), so an alert does not wait for a
-    handshake; only the sender's one thread uses them."""
+    handshake; each is used by one thread at a time."""
 
     name = "email"
 
@@ -117,6 +118,7 @@ class Smtp(Channel):
         self.login = (unquote(parts.username), unquote(parts.password or "")) if parts.username else None
         self.sender, self.timeout = sender, timeout
         self.clients: list[smtplib.SMTP | None] = [None] * SMTP_CONNECTIONS
+        self.locks = [threading.Lock() for _ in range(SMTP_CONNECTIONS)]
 
     def _connect(self) -> smtplib.SMTP:
         # Named here: smtplib would ask DNS for this host's full name on every connection, which can take seconds.
@@ -162,6 +164,10 @@ class Smtp(Channel):
         return [outcomes[m.id] for m in messages]
 
     def _send_share(self, slot: int, messages) -> dict[str, Outcome]:
+        with self.locks[slot]:
+            return self._send_share_on(slot, messages)
+
+    def _send_share_on(self, slot: int, messages) -> dict[str, Outcome]:
         outcomes: dict[str, Outcome] = {}
         try:
             client = self._client(slot)
