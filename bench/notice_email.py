@@ -168,8 +168,9 @@ def _run(logs: Path, sink: Sink, url: str, bus_url: str, occupants: int) -> list
     if problems:
         progress(f"  worker problems: {dict(problems)}")
     ratio = (occupants / ours_seconds) / (occupants / raw_seconds)
-    progress(f"  raw smtplib {occupants / raw_seconds:.0f}/s ({raw_seconds:.1f} s), notice {occupants / ours_seconds:.0f}"
-             f"/s ({ours_seconds:.1f} s): ratio {ratio:.2f}; statuses {statuses}; lost {lost}, duplicated {duplicated}")
+    progress(f"  raw smtplib {occupants / raw_seconds:.0f}/s ({raw_seconds:.1f} s), "
+             f"notice {occupants / ours_seconds:.0f}/s ({ours_seconds:.1f} s): ratio {ratio:.2f}; "
+             f"statuses {statuses}; lost {lost}, duplicated {duplicated}")
     return [
         {"bench": "notice_email", "value": round(ratio, 3), "unit": "ratio", "target": ">= 0.5",
          "emails": occupants, "notice_per_s": round(occupants / ours_seconds, 1),

@@ -63,11 +63,12 @@ RETRIES = Counter("notifications_retries_total", "Attempts that failed for a whi
 FALLBACKS = Counter("notifications_fallbacks_total", "Messages that failed on a channel and went on to the next.",
                     ["service", "channel"])
 CHANNEL_ERRORS = Counter("notifications_channel_errors_total",
-                         "Attempts a channel did not take (refused, timed out, 5xx), by channel.", ["service", "channel"])
+                         "Attempts a channel did not take (refused, timed out, 5xx), by channel.",
+                         ["service", "channel"])
 CHANNEL_ATTEMPTS = Counter("notifications_channel_attempts_total", "Attempts to hand a message to a channel.",
                            ["service", "channel"])
 DELIVERY_LATENCY = Histogram("notifications_delivery_latency_seconds",
-                             "Seconds from the cause (the event, the notice sent) to the channel accepting the message.",
+                             "Seconds from the cause (the event, the notice sent) to the channel taking the message.",
                              ["service", "channel"], buckets=metrics.LATENCY_BUCKETS)
 
 

@@ -142,8 +142,8 @@ def _after_sending(sessions: sessionmaker, message, outcome) -> Change:
             delays = policy.value(session, chassis, message.organization_id, message.site_id, rules.RETRY_DELAYS)
         if attempts <= len(delays):
             rules.series(rules.RETRIES, message.channel).inc()
-            return Change(message, "retry", outcome.reason,
-                          {"attempts": attempts, "next_attempt_at": now + timedelta(seconds=float(delays[attempts - 1]))})
+            retry_at = now + timedelta(seconds=float(delays[attempts - 1]))
+            return Change(message, "retry", outcome.reason, {"attempts": attempts, "next_attempt_at": retry_at})
     return Change(message, "fail", outcome.reason, {"attempts": attempts, "next_attempt_at": None})
 
 

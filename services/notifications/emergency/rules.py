@@ -90,7 +90,8 @@ def acknowledge(session: Session, alert: EmergencyAlert, *, actor: str, held_rol
     level_roles = set(chain[alert.level - 1]) if alert.level <= len(chain) else set()
     ALERT.step(alert.state, "acknowledge")
     if not level_roles & set(held_roles):
-        raise Problem(403, "Forbidden", f"Level {alert.level} is acknowledged by one of: {', '.join(sorted(level_roles))}.")
+        raise Problem(403, "Forbidden",
+                      f"Level {alert.level} is acknowledged by one of: {', '.join(sorted(level_roles))}.")
     now = datetime.now(timezone.utc)
     claimed = session.execute(update(EmergencyAlert).where(EmergencyAlert.id == alert.id,
                                                            EmergencyAlert.state == "alerted")

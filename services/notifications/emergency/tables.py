@@ -12,7 +12,8 @@ from services.notifications.models import Base
 
 class EmergencyAlert(Base):
     __tablename__ = "emergency_alerts"
-    __table_args__ = (UniqueConstraint("incident_id", "level"), Index("ix_emergency_alerts_due", "state", "escalate_at"))
+    __table_args__ = (UniqueConstraint("incident_id", "level"),
+                      Index("ix_emergency_alerts_due", "state", "escalate_at"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     organization_id: Mapped[str] = mapped_column(String(36), index=True)

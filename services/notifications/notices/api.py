@@ -218,7 +218,8 @@ PRINTABLE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{{ texts['zh-CN'].title }}</title>
 <style>body{font-family:serif;max-width:40em;margin:3em auto}h1{text-align:center}
 .en{margin-top:3em;border-top:1px solid #999}p{white-space:pre-wrap}</style></head><body>
-{% for language, text in texts.items() %}<section class="{{ 'en' if language == 'en' else 'zh' }}" lang="{{ language }}">
+{% for language, text in texts.items() %}
+<section class="{{ 'en' if language == 'en' else 'zh' }}" lang="{{ language }}">
 <h1>{{ text.title }}</h1><p>{{ text.body }}</p></section>{% endfor %}
 <footer><p>{{ issued }}{% if expires %} — {{ expires }}{% endif %}</p></footer></body></html>"""
 

@@ -52,11 +52,13 @@ BUILT_IN: dict[str, tuple[dict, dict[str, tuple[str, str]]]] = {
     "emergency_broadcast": (
         {"kind": "fire", "title": "B座3楼烟雾报警", "place": "B座3楼"},
         {"zh-CN": ("紧急通知：{{ title }}", "{{ place }}发生紧急情况：{{ title }}。请听从工作人员指引。"),
-         "en": ("Emergency: {{ title }}", "An emergency at {{ place }}: {{ title }}. Please follow the staff's directions.")},
+         "en": ("Emergency: {{ title }}",
+                "An emergency at {{ place }}: {{ title }}. Please follow the staff's directions.")},
     ),
     "bill_issued": (
         {"period": "2027-01", "amount": "268.50", "currency": "CNY", "due_at": "2027-01-31"},
-        {"zh-CN": ("{{ period }}交费通知单", "{{ recipient.name }}，您{{ period }}应交{{ amount }} {{ currency }}，请于{{ due_at }}前交纳。"),
+        {"zh-CN": ("{{ period }}交费通知单",
+                   "{{ recipient.name }}，您{{ period }}应交{{ amount }} {{ currency }}，请于{{ due_at }}前交纳。"),
          "en": ("Payment notice {{ period }}",
                 "Dear {{ recipient.name }}, {{ amount }} {{ currency }} is due for {{ period }} by {{ due_at }}.")},
     ),
@@ -69,14 +71,17 @@ BUILT_IN: dict[str, tuple[dict, dict[str, tuple[str, str]]]] = {
     "arrears_step": (
         {"step": "reminder", "amount_overdue": "537.00", "currency": "CNY", "months_overdue": 2, "late_fee": ""},
         {"zh-CN": ("欠费{{ '律师函' if step == 'lawyer_letter' else '催缴通知' }}",
-                   "您已欠费{{ months_overdue }}个月，共{{ amount_overdue }} {{ currency }}{% if late_fee %}，滞纳金{{ late_fee }}{% endif %}，请尽快交纳。"),
+                   "您已欠费{{ months_overdue }}个月，共{{ amount_overdue }} {{ currency }}"
+                   "{% if late_fee %}，滞纳金{{ late_fee }}{% endif %}，请尽快交纳。"),
          "en": ("{{ 'Lawyer letter' if step == 'lawyer_letter' else 'Payment reminder' }}",
-                "{{ amount_overdue }} {{ currency }} is {{ months_overdue }} months overdue{% if late_fee %}, late fee {{ late_fee }}{% endif %}; please pay.")},
+                "{{ amount_overdue }} {{ currency }} is {{ months_overdue }} months overdue"
+                "{% if late_fee %}, late fee {{ late_fee }}{% endif %}; please pay.")},
     ),
     "prepaid_balance_low": (
         {"balance": "12.30", "threshold": "20.00", "currency": "CNY"},
         {"zh-CN": ("预付费余额不足", "您的表余额{{ balance }} {{ currency }}，已低于{{ threshold }}，请及时充值。"),
-         "en": ("Prepaid balance low", "Your meter's balance is {{ balance }} {{ currency }}, below {{ threshold }}; please top up.")},
+         "en": ("Prepaid balance low",
+                "Your meter's balance is {{ balance }} {{ currency }}, below {{ threshold }}; please top up.")},
     ),
     "birthday": (
         {},

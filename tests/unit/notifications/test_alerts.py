@@ -121,7 +121,8 @@ def test_an_acknowledgement_by_the_levels_role_stops_the_climb(sessions, client)
     a_staff_member(sessions, 1, ["cs_specialist"])
     a_staff_member(sessions, 3, ["site_manager"])
     deliver(sessions, incident())
-    [alert] = client.get("/v1/emergency-alerts", headers=as_user("user-1", roles=("cs_specialist",))).get_json()["items"]
+    desk = as_user("user-1", roles=("cs_specialist",))
+    [alert] = client.get("/v1/emergency-alerts", headers=desk).get_json()["items"]
     refused = client.post(f"/v1/emergency-alerts/{alert['id']}/acknowledge",
                           headers=as_user("tech", roles=("technician",)))
     assert refused.status_code == 403

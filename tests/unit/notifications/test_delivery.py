@@ -167,7 +167,7 @@ def test_quiet_hours_hold_sms_and_email_until_they_end_but_not_legal_letters(ses
     deliver(sessions, ArrearsStepTaken(step_id="s1", site_id=SITE, person_id=person, step="lawyer_letter",
                                        amount_overdue="900.00", currency="CNY", months_overdue=4))
     send()
-    bill, letter = messages(sessions, template_kind="bill_issued")[0], messages(sessions, template_kind="arrears_step")[0]
+    [bill], [letter] = messages(sessions, template_kind="bill_issued"), messages(sessions, template_kind="arrears_step")
     assert (letter.status, letter.category) == ("sent", "legal")
     assert (bill.status, bill.reason) == ("queued", "quiet hours")
     assert bill.next_attempt_at.replace(tzinfo=timezone.utc).astimezone(ZoneInfo("Asia/Shanghai")).strftime(
@@ -234,7 +234,7 @@ def test_an_opt_out_stops_its_category_only_and_legal_letters_cannot_be_opted_ou
     deliver(sessions, ArrearsStepTaken(step_id="s1", site_id=SITE, person_id=person, step="demand_letter",
                                        amount_overdue="900.00", currency="CNY", months_overdue=4))
     send()
-    bill, letter = messages(sessions, template_kind="bill_issued")[0], messages(sessions, template_kind="arrears_step")[0]
+    [bill], [letter] = messages(sessions, template_kind="bill_issued"), messages(sessions, template_kind="arrears_step")
     assert (bill.status, bill.reason) == ("failed", "the recipient opted out of billing")
     assert letter.status == "sent"
     assert len(mail.messages) == 1
@@ -299,8 +299,9 @@ def test_a_webhook_message_is_posted_signed_to_the_organizations_endpoint(sessio
 def test_staff_limited_to_one_site_see_only_its_messages_and_the_organizations(sessions, client):
     other_site = "5e000000-0000-4000-8000-0000000000cc"
     deliver(sessions, a_bill(an_occupant(sessions, 1)))
-    deliver(sessions, BillIssued(bill_id="b2", site_id=other_site, person_id=an_occupant(sessions, 2, site_id=other_site),
-                                 period="2027-01", amount="1.00", currency="CNY"))
+    elsewhere = an_occupant(sessions, 2, site_id=other_site)
+    deliver(sessions, BillIssued(bill_id="b2", site_id=other_site, person_id=elsewhere, period="2027-01",
+                                 amount="1.00", currency="CNY"))
     mine = client.get("/v1/messages", headers=as_user("desk", roles=("cs_specialist",), sites=(SITE,))).get_json()
     assert {m["site_id"] for m in mine["items"]} == {SITE}
     everyone = client.get("/v1/messages", headers=as_user("gm", roles=("general_manager",))).get_json()
