@@ -4,7 +4,8 @@ webhook adapter.
 It verifies each webhook's Standard Webhooks signature, refuses an old or future timestamp, applies a
 webhook id once (a replay of a seen id changes nothing), keeps its own allow-list from the grants and
 revocations, decides swipes from that list alone, verifies QR pass tokens offline with the platform's
-published keys, and reports entries back to the platform signed with the same secret. Tests steer it into
+published keys and its revocation list (fetched incrementally: a revoked QR pass is refused even when no push
+reached the controller), and reports entries back to the platform signed with the same secret. Tests steer it into
 the troubles real endpoints have: failures, 429 with Retry-After, 410, or accepting now and acknowledging
 later.
 """
@@ -21,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from standardwebhooks import Webhook, WebhookVerificationError
 from werkzeug.serving import make_server
@@ -30,6 +32,7 @@ from services.access.tokens import codec
 
 PASSED_TYPE = "psp.access.door_passed.v1"
 ACKNOWLEDGED_TYPE = "psp.access.acknowledged.v1"
+REVOCATIONS_EVERY = 5.0
 
 
 @dataclass
@@ -50,6 +53,9 @@ class ReferenceController:
     pending_acks: list = field(default_factory=list)
     token_keys: dict = field(default_factory=dict)
     clock_skew: float = 0
+    # The platform's revocation list as far as `revocations_version` (GET /v1/revocations).
+    revoked_tokens: set = field(default_factory=set)
+    revocations_version: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- the server --------------------------------------------------------------------------------------
@@ -122,14 +128,34 @@ class ReferenceController:
                            for key in published_keys["keys"]}
         self.clock_skew = published_keys["clock_skew_seconds"]
 
+    def fetch_revocations(self, platform_url: str, headers: dict) -> int:
+        """Bring the controller's copy of the revocation list up to date: only what changed since the version
+        it holds, page after page. Answers how many tokens it had not known revoked."""
+        fresh = 0
+        with httpx.Client(base_url=platform_url, headers=headers, timeout=10) as client:
+            while True:
+                answer = client.get("/v1/revocations", params={"since": self.revocations_version})
+                answer.raise_for_status()
+                page = answer.json()
+                with self.lock:
+                    known = len(self.revoked_tokens)
+                    self.revoked_tokens.update(entry["token_id"] for entry in page["revoked"])
+                    self.revocations_version = page["version"]
+                    fresh += len(self.revoked_tokens) - known
+                if page["complete"]:
+                    return fresh
+
     def scan(self, token: str, door: str, at: datetime | None = None) -> tuple[bool, str]:
-        """A QR pass at a reader, decided offline: signed by a published key and within its window (checked
-        here, with no call to the platform), then on the controller's own list for this door."""
+        """A QR pass at a reader, decided offline: signed by a published key, within its window and not on
+        the revocation list (checked here, with no call to the platform), then on the controller's own list
+        for this door."""
         at = at or datetime.now(timezone.utc)
         try:
             claims = codec.verify(token, self.token_keys, at.timestamp(), self.clock_skew)
         except codec.InvalidToken as refused:
             return False, refused.reason
+        if claims.token_id in self.revoked_tokens:
+            return False, "revoked"
         grant = self.allow_list.get(claims.token_id)
         if grant is None:
             return False, "not_granted"
@@ -169,19 +195,35 @@ class ReferenceController:
                         None)
 
 
+def _follow_revocations(controller: ReferenceController, platform: str, token: str) -> None:
+    try:
+        fresh = controller.fetch_revocations(platform, {"Authorization": f"Bearer {token}"})
+    except httpx.HTTPError as failed:
+        print(f"revocation list not fetched: {failed}", flush=True)
+        return
+    if fresh:
+        print(f"revocation list version {controller.revocations_version}: {fresh} more tokens revoked", flush=True)
+
+
 def main() -> None:
     """Serve a reference controller by hand (the `make run` demo's), printing what it is told."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--secret", required=True, help="the system's webhook secret (whsec_…)")
+    parser.add_argument("--platform", default="", help="access's API, e.g. http://127.0.0.1:8004: its revocation "
+                                                       f"list is fetched every {REVOCATIONS_EVERY:.0f} s")
+    parser.add_argument("--token", default="", help="a bearer token for access's API")
     arguments = parser.parse_args()
     controller = ReferenceController(secret=arguments.secret)
     controller.start(arguments.port)
     print(f"reference controller on {controller.url}; Ctrl-C stops it", flush=True)
-    seen = 0
+    seen, fetched_at = 0, 0.0
     try:
         while True:
             time.sleep(0.5)
+            if arguments.platform and time.monotonic() - fetched_at >= REVOCATIONS_EVERY:
+                fetched_at = time.monotonic()
+                _follow_revocations(controller, arguments.platform, arguments.token)
             with controller.lock:
                 fresh, seen = controller.applied[seen:], len(controller.applied)
             for _, event in fresh:
