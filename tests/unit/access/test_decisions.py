@@ -3,15 +3,10 @@ one organization's machine credentials never seeing another's passes or doors, a
 
 from datetime import datetime, timedelta, timezone
 
-import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from marshmallow import ValidationError
 from sqlalchemy import select
 
-from services.access.decisions.api import DecisionIn, decider, swipe_of
+from services.access.decisions.api import decider
 from services.access.decisions.tables import Decision
-from shared.problems import Problem
 from tests.conftest import ORG_B
 from tests.unit.access.support import FRONT_DESK, a_site, machine, ok, refused, sessions_of, staff
 
@@ -121,19 +116,3 @@ def test_bad_input_is_refused_naming_the_field(access):
     refused(access.post("/v1/decisions", json={"door_id": "x", "credential": "c", "credential_kind": "smell"},
                         headers=machine()), 422, "credential_kind")
     refused(access.post("/v1/decisions", json={"door_id": "x", "credential": "c"}), 401)
-
-
-@settings(max_examples=400)
-@given(st.one_of(
-    st.dictionaries(st.sampled_from(["door_id", "credential", "credential_kind", "extra"]),
-                    st.one_of(st.text(max_size=40), st.sampled_from(["card", "qr", "plate", "x" * 36, "y" * 401]),
-                              st.integers(), st.none())),
-    st.lists(st.integers(), max_size=2), st.text(max_size=3)))
-def test_the_hand_checked_swipe_answers_as_its_documented_schema(body):
-    try:
-        expected = DecisionIn().load(body)
-    except ValidationError:
-        with pytest.raises(Problem):
-            swipe_of(body)
-    else:
-        assert swipe_of(body) == (expected["door_id"], expected["credential"], expected["credential_kind"])
