@@ -227,13 +227,20 @@ def account_view(account: Account) -> dict:
 
 
 def _payer_account(unit_id: str, person_id: str | None, field: str = "unit_id") -> Account:
-    unit = get_referenced(Unit, unit_id, field, "unit")
+    """The payer's account at the unit, locked. A payer's account already open answers in one statement: it
+    carries the unit's organization and site, so seeing it is seeing the unit."""
     session = db_session()
+    if person_id is not None:
+        open_already = rules.locked_if_open(session, rules.account_id(unit_id, person_id))
+        if open_already is not None:
+            # Loaded already: the check reads the session's identity map, not the database.
+            return get_referenced(Account, open_already.id, field, "unit")
+    unit = get_referenced(Unit, unit_id, field, "unit")
     if person_id is None:
         person_id = rules.default_payer(session, unit.unit_id)
-    open_already = rules.locked_if_open(session, rules.account_id(unit.unit_id, person_id))
-    if open_already is not None:
-        return open_already
+        open_already = rules.locked_if_open(session, rules.account_id(unit.unit_id, person_id))
+        if open_already is not None:
+            return open_already
     if person_id:
         # A new account is opened only for a payer occupants has told billing of.
         get_referenced(Payer, person_id, "person_id", "payer")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from services.billing.ledger.tables import Charge, MonthClose, Payment
@@ -53,15 +53,25 @@ def close(session: Session, *, organization_id: str, site_id: str, month: str, a
     return closed
 
 
-def check_open(session: Session, site_id: str, paid_at: datetime) -> None:
-    """409 when the payment's month is closed at the site. One query in the usual case: the site's zone is
-    read only when the months the instant may fall in anywhere (UTC ± 14 h) have a close."""
+def months_near(paid_at: datetime) -> list[str]:
+    """The months (YYYY-MM) the instant may fall in anywhere (UTC ± 14 h)."""
     instant = paid_at if paid_at.tzinfo else paid_at.replace(tzinfo=timezone.utc)
-    anywhere = {f"{moment.year}-{moment.month:02d}" for moment in (instant - _WIDEST_OFFSET, instant + _WIDEST_OFFSET)}
-    closed = set(session.scalars(select(MonthClose.month).where(MonthClose.site_id == site_id,
-                                                                 MonthClose.month.in_(anywhere))))
+    return sorted({f"{moment.year}-{moment.month:02d}" for moment in (instant - _WIDEST_OFFSET,
+                                                                     instant + _WIDEST_OFFSET)})
+
+
+def closes_near(site_id, months) -> Select:
+    """The site's closed months among these: none in the usual case, so the site's zone is read only when
+    there are some."""
+    return select(MonthClose.month).where(MonthClose.site_id == site_id, MonthClose.month.in_(months))
+
+
+def check_open(session: Session, site_id: str, paid_at: datetime) -> None:
+    """409 when the payment's month is closed at the site."""
+    closed = set(session.scalars(closes_near(site_id, months_near(paid_at))))
     if not closed:
         return
+    instant = paid_at if paid_at.tzinfo else paid_at.replace(tzinfo=timezone.utc)
     local = instant.astimezone(time_zone(session, site_id))
     month = f"{local.year}-{local.month:02d}"
     if month in closed:

@@ -19,7 +19,7 @@ from services.billing.arrears.tables import ArrearsStep
 from services.billing.billruns import rules as bill_runs
 from services.billing.billruns.tables import BillRun
 from services.billing.ledger import rules
-from services.billing.ledger.tables import Account, Allocation, Charge, Payment
+from services.billing.ledger.tables import Allocation, Charge, Payment
 from services.billing.models import chassis
 from services.billing.places.rules import payers_of
 from services.billing.rates.demo import seed_office_tower_set
@@ -103,7 +103,7 @@ def test_concurrent_payments_settle_each_charge_once_and_number_receipts_without
     def pay(account_id: str, number: int) -> None:
         try:
             with billing_sessions() as session, session.begin():
-                account = session.get(Account, account_id)
+                account = rules.lock(session, account_id)
                 rules.post_payment(session, account, amount=Decimal("35.00"), method="counter",
                                    reference=f"{account_id}:{number}", actor="test")
         except Exception as exc:  # noqa: BLE001  (collected and asserted empty below)
@@ -127,6 +127,29 @@ def test_concurrent_payments_settle_each_charge_once_and_number_receipts_without
                                .having((func.sum(Allocation.amount) != Charge.paid) | (Charge.paid > Charge.amount))
                                ).all()
         assert over == []
+
+
+def test_a_reference_posted_before_is_refused_and_takes_no_receipt_number(billing_sessions, billing_api):
+    site_id, units = _units(billing_sessions, 1)
+    with billing_sessions() as session, session.begin():
+        payer = payers_of(session, units)[units[0]]
+        account = rules.account_of(session, ORG_A, site_id, units[0], payer)
+        rules.raise_charges(session, [rules.charge_row(
+            account, key=f"{account.id}:fee", item="management_fee", amount=Decimal("100.00"), period="2026-01",
+            description="fee", source="manual", source_id=account.id, due_on=date(2026, 1, 1))])
+
+    def pay(reference: str):
+        return billing_api.post("/v1/payments", headers=CASHIER, json={
+            "unit_id": units[0], "person_id": payer, "amount": "30.00", "method": "counter", "reference": reference})
+
+    assert pay("BANK-1").status_code == 201
+    duplicate = pay("BANK-1")
+    assert duplicate.status_code == 409 and duplicate.get_json()["field"] == "reference"
+    assert pay("BANK-2").get_json()["receipt_number"] == "0000000002"
+    with billing_sessions() as session:
+        assert session.scalar(select(Charge.paid).where(Charge.account_id == account.id)) == Decimal("60.00")
+        assert rules.balance(session, account.id) == Decimal("40.00")
+        assert session.scalar(select(func.count()).select_from(Payment).where(Payment.account_id == account.id)) == 2
 
 
 def test_two_workers_make_one_bill_run_and_charge_each_unit_once(billing_sessions, monkeypatch):
