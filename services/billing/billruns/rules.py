@@ -27,7 +27,7 @@ from services.billing.billruns.tables import BillRun
 from services.billing.ledger import rules as ledger
 from services.billing.meters.rules import consumption_in
 from services.billing.models import chassis, to_fen, utcnow
-from services.billing.places.rules import payers_of, time_zone
+from services.billing.places.rules import custody_shares, payers_of, time_zone
 from services.billing.places.tables import Unit
 from services.billing.rates import rules as rates
 from services.billing.rates.tables import FeeItem
@@ -41,7 +41,8 @@ PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 BATCH_UNITS = 2000
 LEASE = timedelta(seconds=120)
 CUSTODY_SHARE = policy.define("billing.custody_fee_share", "0.70",
-                              "Share of the unmetered fees a unit in custody pays (OCC-6: 70%).")
+                              "Share of the unmetered fees a unit in custody pays (OCC-6: 70%) when its "
+                              "custody agreement names none.")
 DUE_DAYS = policy.define("billing.due_days", 30, "Days from the start of the period billed to the bill's due date.")
 BILLING_DAY = policy.define("billing.bill_run_day", 1,
                             "Day of the month the worker bills each priced site for the month; 0: only by hand.")
@@ -202,6 +203,7 @@ def bill_units(session: Session, organization_id: str, site_id: str, period: str
     metered = consumption_in(session, unit_ids, first, last) if any(
         item.meter_kind for item, _, _ in due) else {}
     payers = payers_of(session, unit_ids)
+    agreed = custody_shares(session, [unit.unit_id for unit in units if unit.state == "in_custody"])
     owners = {unit_id: ledger.owner(organization_id, site_id, unit_id, payers.get(unit_id, "")) for unit_id in unit_ids}
     ledger.open_accounts(session, owners.values())
     priced = [(item, rates.pricer(item, price), label, rates.CYCLES[item.cycle]) for item, price, label in due]
@@ -213,7 +215,7 @@ def bill_units(session: Session, organization_id: str, site_id: str, period: str
                 area=unit.floor_area_m2, consumption=metered.get((unit.unit_id, item.meter_kind), Decimal(0)),
                 months=months))
             if unit.state == "in_custody" and not item.meter_kind:
-                value = to_fen(value * share)
+                value = to_fen(value * agreed.get(unit.unit_id, share))
             if value <= 0:
                 continue
             rows.append(ledger.charge_row(

@@ -1,20 +1,22 @@
-"""Occupants' site, unit, person and occupancy events keep billing's read models current. Upserts: a
+"""Occupants' site, unit, person, occupancy and custody events keep billing's read models current. Upserts: a
 redelivered or replayed event writes the same row again."""
 
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
+from psp.occupants.v1.custody_pb2 import CustodyEnded, CustodyStarted
 from psp.occupants.v1.events_pb2 import PersonRegistered
 from psp.occupants.v1.people_pb2 import OccupancyEnded, OccupancyStarted, PersonUpdated
 from psp.occupants.v1.places_pb2 import SiteRegistered, SiteUpdated, UnitChanged, UnitRegistered
+from sqlalchemy import delete
 
 from services.billing.billruns.rules import final_bill
 from services.billing.handlers import handlers
 from services.billing.models import utcnow
 from services.billing.places.rules import PAYING_ROLES, today_at
-from services.billing.places.tables import Occupancy, Payer, Site, Unit
+from services.billing.places.tables import CustodyAgreement, Occupancy, Payer, Site, Unit
 from shared.readmodel import upsert
 
 
@@ -75,3 +77,29 @@ def move_out(session, event):
         final_bill(session, event.organization_id, ended.unit_id, day)
     occupancy.ended = True
     occupancy.updated_at = utcnow()
+
+
+@handlers.on_batch(CustodyStarted)
+def remember_custody(session, events):
+    now = utcnow()
+    upsert(session, CustodyAgreement.__table__, [{
+        "unit_id": event.payload.unit_id, "agreement_id": event.payload.agreement_id,
+        "organization_id": event.organization_id, "site_id": event.payload.site_id,
+        "fee_rate": _share(event.payload.fee_rate), "updated_at": now,
+    } for event in events], key=("unit_id",))
+
+
+def _share(fee_rate: str) -> Decimal | None:
+    """The agreed share, or None (the site's policy share) when the agreement names none or no share."""
+    try:
+        share = Decimal(fee_rate)
+    except InvalidOperation:
+        return None
+    return share if share.is_finite() and 0 <= share <= 1 else None
+
+
+@handlers.on(CustodyEnded)
+def forget_custody(session, event):
+    """Only the agreement that ended: a newer one for the unit stays."""
+    session.execute(delete(CustodyAgreement).where(CustodyAgreement.unit_id == event.payload.unit_id,
+                                                   CustodyAgreement.agreement_id == event.payload.agreement_id))

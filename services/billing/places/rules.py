@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.billing.places.tables import Occupancy, Site
+from services.billing.places.tables import CustodyAgreement, Occupancy, Site
 
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 # The owner pays the unit's fees; a unit with no owner on record bills its tenant or company.
@@ -35,6 +36,15 @@ def payers_of(session: Session, unit_ids: Iterable[str]) -> dict[str, str]:
         if unit_id not in payers or rank < payers[unit_id][0]:
             payers[unit_id] = (rank, person_id)
     return {unit_id: person_id for unit_id, (_, person_id) in payers.items()}
+
+
+def custody_shares(session: Session, unit_ids: Iterable[str]) -> dict[str, Decimal]:
+    """unit id → the fee share its custody agreement names; units without one are absent."""
+    wanted = list(unit_ids)
+    if not wanted:
+        return {}
+    return dict(session.execute(select(CustodyAgreement.unit_id, CustodyAgreement.fee_rate).where(
+        CustodyAgreement.unit_id.in_(wanted), CustodyAgreement.fee_rate.is_not(None))).all())
 
 
 def time_zone(session: Session, site_id: str) -> ZoneInfo:

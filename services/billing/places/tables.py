@@ -68,3 +68,17 @@ class Occupancy(Base):
     role: Mapped[str] = mapped_column(String(20))
     ended: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CustodyAgreement(Base):
+    """The custody agreement (托管协议) a unit is in: the share of the full management fee it agreed. The unit's
+    state says whether it is in custody; without a share agreed, the site's policy share applies."""
+
+    __tablename__ = "custody_agreements"
+
+    unit_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    agreement_id: Mapped[str] = mapped_column(String(36))
+    organization_id: Mapped[str] = mapped_column(String(36))
+    site_id: Mapped[str] = mapped_column(String(36))
+    fee_rate: Mapped[Decimal | None] = mapped_column(Numeric(5, 4), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -3,9 +3,11 @@ consumption priced, a run resumed after a crash, bills issued per payer, progres
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta, timezone
 
 from psp.billing.v1.accounts_pb2 import BillIssued
+from psp.occupants.v1.custody_pb2 import CustodyEnded, CustodyStarted
 from psp.occupants.v1.people_pb2 import OccupancyEnded
 from sqlalchemy import func, select, update
 
@@ -107,6 +109,25 @@ def test_custody_units_pay_seventy_percent_of_unmetered_fees(billing):
     _queue(billing, site.site_id)
     rules.run_queued(billing.sessions)
     assert _charges(billing) == [(site.units[0], "management_fee", "2026-07", "175.00")]
+
+
+def test_a_custody_agreements_fee_rate_sets_the_units_share_until_it_ends(billing):
+    site = a_site(billing, units=2, area="100.00", state="in_custody")
+    add_item(billing, site.site_id, "management_fee", "per_area", "monthly", "2.5")
+    agreements = [CustodyStarted(agreement_id=str(uuid.uuid4()), site_id=site.site_id, unit_id=unit,
+                                 owner_id=owner, starts_on="2026-06-01", fee_rate=rate)
+                  for unit, owner, rate in zip(site.units, site.owners, ("0.50", ""))]
+    billing.deliver(*agreements)
+    _queue(billing, site.site_id)
+    rules.run_queued(billing.sessions)
+    # The agreed 50%; an agreement naming no share pays the policy's 70%.
+    assert sorted(_charges(billing)) == sorted([(site.units[0], "management_fee", "2026-07", "125.00"),
+                                                (site.units[1], "management_fee", "2026-07", "175.00")])
+    billing.deliver(CustodyEnded(agreement_id=agreements[0].agreement_id, site_id=site.site_id,
+                                 unit_id=site.units[0], owner_id=site.owners[0], ended_on="2026-07-31"))
+    _queue(billing, site.site_id, "2026-08")
+    rules.run_queued(billing.sessions)
+    assert (site.units[0], "management_fee", "2026-08", "175.00") in _charges(billing)
 
 
 def test_metered_items_charge_the_consumption_read_in_the_month(billing, site):
