@@ -36,6 +36,9 @@ class ServiceState:
     # Set by a service that keeps a staff directory: see shared.auth.roles_at.
     role_directory: object | None = None
     tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
+    # See `read_session`; None where the database has none.
+    read_engine: Engine | None = None
+    read_sessions: sessionmaker | None = None
 
 
 def db_session() -> Session:
@@ -43,6 +46,18 @@ def db_session() -> Session:
         g.db_session = current_app.extensions["psp"].sessions()
         g.db_session.begin()
     return g.db_session
+
+
+def read_session() -> Session:
+    """The request's session for a view that only reads (`shared.db.make_read_engine`): each query one round
+    trip, without BEGIN and COMMIT; the database refuses a write through it. Where the database has no read
+    engine, the request's own session."""
+    sessions = current_app.extensions["psp"].read_sessions
+    if sessions is None:
+        return db_session()
+    if "read_session" not in g:
+        g.read_session = sessions()
+    return g.read_session
 
 
 def create_service_app(service, settings: Settings | None = None) -> APIFlask:
@@ -71,7 +86,12 @@ def create_service_app(service, settings: Settings | None = None) -> APIFlask:
     engine = db.make_engine(settings.database_url_for(service.name))
     tracing.instrument_database(engine)
     readiness = Readiness(service.name, "api", engine, settings, broker_required=False)
-    app.extensions["psp"] = ServiceState(service, settings, engine, db.make_sessionmaker(engine), readiness)
+    read_engine = db.make_read_engine(settings.database_url_for(service.name))
+    if read_engine is not None:
+        tracing.instrument_database(read_engine)
+    app.extensions["psp"] = ServiceState(service, settings, engine, db.make_sessionmaker(engine), readiness,
+                                         read_engine=read_engine,
+                                         read_sessions=read_engine and db.make_sessionmaker(read_engine))
     tracing.continue_request_traces(app)
 
     _install_unit_of_work(app)
@@ -91,6 +111,7 @@ def _install_unit_of_work(app: APIFlask) -> None:
 
     @app.after_request
     def _finish(response: Response) -> Response:
+        _close_read_session()
         session = g.pop("db_session", None)
         if session is not None:
             if response.status_code < 400:
@@ -111,6 +132,7 @@ def _install_unit_of_work(app: APIFlask) -> None:
 
     @app.teardown_request
     def _cleanup(_exc):
+        _close_read_session()
         session = g.pop("db_session", None)
         if session is not None:
             session.rollback()
@@ -118,6 +140,12 @@ def _install_unit_of_work(app: APIFlask) -> None:
         token = g.pop("correlation_token", None)
         if token is not None:
             tracing.reset_correlation_id(token)
+
+
+def _close_read_session() -> None:
+    session = g.pop("read_session", None)
+    if session is not None:
+        session.close()
 
 
 def _database_problem(exc: DBAPIError) -> Problem:
