@@ -218,12 +218,12 @@ def account_row(account_id: str) -> Account:
     return get_visible(Account, account_id, "account")
 
 
-def account_view(account: Account) -> dict:
-    session = db_session()
-    return {**{key: getattr(account, key) for key in ("id", "site_id", "unit_id", "person_id", "currency",
-                                                      "opened_at")},
-            "balance": rules.balance(session, account.id), "outstanding": rules.outstanding(session, account.id),
-            "prepaid": rules.prepaid(session, account.id)}
+def account_views(accounts: list[Account]) -> list[dict]:
+    """The accounts with their figures, read for all of them at once."""
+    figures = rules.figures(db_session(), [account.id for account in accounts])
+    return [{**{key: getattr(account, key) for key in ("id", "site_id", "unit_id", "person_id", "currency",
+                                                       "opened_at")}, **figures[account.id]._asdict()}
+            for account in accounts]
 
 
 def _payer_account(unit_id: str, person_id: str | None, field: str = "unit_id") -> Account:
@@ -256,14 +256,14 @@ def list_accounts(query_data):
     if query_data["unit_id"]:
         stmt = stmt.where(Account.unit_id == query_data["unit_id"])
     page = keyset_page(db_session(), stmt, (Account.id,), query_data)
-    return {**page, "items": [account_view(account) for account in page["items"]]}
+    return {**page, "items": account_views(page["items"])}
 
 
 @api.get("/accounts/<account_id>")
 @api.auth_required(auth)
 @api.output(AccountOut)
 def get_account(account_id):
-    return account_view(account_row(account_id))
+    return account_views([account_row(account_id)])[0]
 
 
 @api.get("/accounts/<account_id>/charges")

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -141,6 +141,40 @@ def _prepaid(account_id_: str) -> ColumnElement:
 # for every payment costs more CPU than sending it.
 _LOCK = (select(Account).where(Account.id == bindparam("account_id")).with_for_update()
          .execution_options(populate_existing=True))
+
+
+class Figures(NamedTuple):
+    balance: Decimal
+    outstanding: Decimal
+    prepaid: Decimal
+
+
+def figures(session: Session, account_ids: Sequence[str]) -> dict[str, Figures]:
+    """Each account's balance, outstanding and prepaid in one statement, whatever the number of accounts:
+    the charges, payments and credits each grouped by account once."""
+    if not account_ids:
+        return {}
+    zero = Decimal("0.00")
+    charges = select(Charge.account_id, func.sum(Charge.amount).label("charged"), func.sum(case(
+        (Charge.state == "open", Charge.amount - Charge.paid), else_=0)).label("outstanding")).where(
+        Charge.account_id.in_(account_ids)).group_by(Charge.account_id).subquery()
+    payments = select(Payment.account_id, func.sum(Payment.amount).label("paid"),
+                      func.sum(Payment.unallocated).label("held")).where(
+        Payment.account_id.in_(account_ids), Payment.state == "posted").group_by(Payment.account_id).subquery()
+    credits = select(Credit.account_id, func.sum(Credit.amount).label("credited"),
+                     func.sum(Credit.unallocated).label("held")).where(
+        Credit.account_id.in_(account_ids)).group_by(Credit.account_id).subquery()
+    rows = session.execute(
+        select(Account.id, charges.c.charged, charges.c.outstanding, payments.c.paid, payments.c.held,
+               credits.c.credited, credits.c.held)
+        .outerjoin(charges, charges.c.account_id == Account.id)
+        .outerjoin(payments, payments.c.account_id == Account.id)
+        .outerjoin(credits, credits.c.account_id == Account.id).where(Account.id.in_(account_ids)))
+    found = {}
+    for account_id, *sums in rows:
+        charged, owing, paid, paid_held, credited, credit_held = (Decimal(value or zero) for value in sums)
+        found[account_id] = Figures(charged - paid - credited, owing, paid_held + credit_held)
+    return found
 
 
 def locked_if_open(session: Session, account_id_: str) -> Account | None:

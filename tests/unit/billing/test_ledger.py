@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psp.billing.v1.events_pb2 import ChargesSettled
 from psp.occupants.v1.charges_pb2 import ChargesRequested, RequestedCharge
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from services.billing.ledger import rules
 from services.billing.ledger.tables import Allocation, Charge, Credit, Payment
@@ -166,6 +166,31 @@ def test_a_credit_settles_charges_and_needs_a_reason(billing, site):
     assert _account(billing, site)["balance"] == "60.00"
 
 
+def test_the_accounts_list_reads_every_accounts_figures_in_one_statement(billing):
+    site = a_site(billing, units=3)
+    for unit, owed in enumerate(("100.00", "200.00", "300.00")):
+        billing.deliver(_request(site, unit=unit, property_deposit=owed))
+    assert _pay(billing, site, "250.00", unit=1).status_code == 201
+    account_id = rules.account_id(site.units[2], site.owners[2])
+    assert billing.client.post(f"/v1/accounts/{account_id}/credits", headers=MANAGER,
+                               json={"amount": "40.00", "reason": "Goodwill"}).status_code == 201
+    statements = []
+    engine = billing.client.application.extensions["psp"].engine
+
+    def count(conn, cursor, statement, *args):
+        if "FROM charges" in statement:
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        listed = billing.client.get(f"/v1/accounts?site_id={site.site_id}", headers=CASHIER).get_json()["items"]
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 1
+    assert sorted((item["balance"], item["outstanding"], item["prepaid"]) for item in listed) == [
+        ("-50.00", "0.00", "50.00"), ("100.00", "100.00", "0.00"), ("260.00", "260.00", "0.00")]
+
+
 # -- the ledger's invariant, over any sequence of postings ----------------------------------------------------
 
 _amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("999.99"), places=2)
@@ -205,6 +230,8 @@ def test_the_balance_is_always_charges_less_payments_less_credits(billing, opera
         expected = (sum(c.amount for c in charges) - sum(p.amount for p in payments) - sum(c.amount for c in credits))
         assert rules.balance(session, account.id) == expected
         assert expected == rules.outstanding(session, account.id) - rules.prepaid(session, account.id)
+        assert rules.figures(session, [account.id])[account.id] == (
+            expected, rules.outstanding(session, account.id), rules.prepaid(session, account.id))
         for charge in charges:
             allocated = session.scalar(select(func.coalesce(func.sum(Allocation.amount), 0)).where(
                 Allocation.charge_id == charge.id))
