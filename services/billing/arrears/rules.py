@@ -160,7 +160,8 @@ def accrue_late_fees(session: Session, site_id: str, today: date, terms: LateFee
         select(spells.c.account_id, func.max(Charge.due_on), func.sum(Charge.amount)).join(Charge, and_(
             Charge.account_id == spells.c.account_id, Charge.source == "late_fee", Charge.due_on >= spells.c.since))
         .group_by(spells.c.account_id))}
-    accounts = {account.id: account for account in session.scalars(select(Account).where(Account.id.in_(list(overdue))))}
+    accounts = {account.id: account
+                for account in session.scalars(select(Account).where(Account.id.in_(list(overdue))))}
     rows, fees = [], {}
     for account_id, charges in overdue.items():
         through, accrued = earlier.get(account_id, (None, Decimal("0.00")))
@@ -168,7 +169,8 @@ def accrue_late_fees(session: Session, site_id: str, today: date, terms: LateFee
         fees[account_id] = accrued + fee
         if fee > 0:
             rows.append(ledger.charge_row(
-                accounts[account_id], key=f"late_fee:{account_id}:{today.isoformat()}", item="late_fee", amount=fee, period="",
+                accounts[account_id], key=f"late_fee:{account_id}:{today.isoformat()}", item="late_fee", amount=fee,
+                period="",
                 description=f"滞纳金 late fee to {today.isoformat()} on "
                             f"{sum((owed for _, owed in charges), Decimal('0.00'))} overdue",
                 source="late_fee", source_id=account_id, due_on=today))
