@@ -85,16 +85,22 @@ class Presence:
     absent: frozenset[str] = frozenset()
 
 
-def presence(session: Session, organization_id: str, site_id: str, at: datetime) -> Presence:
-    at = utc(at)
-    day, shift = shift_at(session, organization_id, site_id, at)
-    on_duty = session.scalars(select(DutyAssignment.user_id).where(
-        DutyAssignment.organization_id == organization_id, DutyAssignment.site_id == site_id,
-        DutyAssignment.day == day, DutyAssignment.shift == shift))
-    absent = session.scalars(select(Absence.user_id).where(
-        Absence.organization_id == organization_id, Absence.site_id == site_id, Absence.ends_at > at,
-        Absence.starts_at <= at))
-    return Presence(frozenset(on_duty), frozenset(absent))
+def presence(session: Session, organization_id: str, site_ids, at: datetime) -> dict[str, Presence]:
+    """Each site's Presence at the instant, with one query for the duties and one for the absences."""
+    at, site_ids = utc(at), set(site_ids)
+    shifts = {site_id: shift_at(session, organization_id, site_id, at) for site_id in site_ids}
+    on_duty, absent = {site_id: set() for site_id in site_ids}, {site_id: set() for site_id in site_ids}
+    for site_id, day, shift, user_id in session.execute(select(
+            DutyAssignment.site_id, DutyAssignment.day, DutyAssignment.shift, DutyAssignment.user_id).where(
+            DutyAssignment.organization_id == organization_id, DutyAssignment.site_id.in_(site_ids),
+            DutyAssignment.day.in_({day for day, _ in shifts.values()}))):
+        if shifts[site_id] == (day, shift):
+            on_duty[site_id].add(user_id)
+    for site_id, user_id in session.execute(select(Absence.site_id, Absence.user_id).where(
+            Absence.organization_id == organization_id, Absence.site_id.in_(site_ids), Absence.ends_at > at,
+            Absence.starts_at <= at)):
+        absent[site_id].add(user_id)
+    return {site_id: Presence(frozenset(on_duty[site_id]), frozenset(absent[site_id])) for site_id in site_ids}
 
 
 def shift_at(session: Session, organization_id: str, site_id: str, at: datetime) -> tuple[date, str]:

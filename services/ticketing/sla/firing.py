@@ -91,23 +91,23 @@ class _Alerts:
         self.owners = dict(session.execute(select(Ticket.id, Ticket.owner_id).where(
             Ticket.id.in_({row.ticket_id for row in rows}))).all())
         self.deliver_after: dict[tuple[str, str], datetime] = {}
-        self.presence: dict[tuple[str, str], Presence] = {}
+        sites = defaultdict(set)
+        for row in rows:
+            sites[row.organization_id].add(row.site_id)
+        self.presence = {(organization_id, site_id): at_site
+                         for organization_id, site_ids in sites.items()
+                         for site_id, at_site in presence(session, organization_id, site_ids, now).items()}
 
     def event(self, row):
         kind = TicketSlaBreached if row.state == "breached" else TicketSlaWarning
         message = kind(ticket_id=row.ticket_id, ticket_number=row.ticket_number, site_id=row.site_id,
                        stage=row.stage, clock=row.clock,
                        recipients=escalation(self.staff[row.organization_id], row.site_id,
-                                             self.owners.get(row.ticket_id, row.owner_id), self._presence(row)))
+                                             self.owners.get(row.ticket_id, row.owner_id),
+                                             self.presence[row.organization_id, row.site_id]))
         message.due_at.FromDatetime(utc(row.due_at))
         message.deliver_after.FromDatetime(self._deliver_after(row))
         return message
-
-    def _presence(self, row) -> Presence:
-        key = (row.organization_id, row.site_id)
-        if key not in self.presence:
-            self.presence[key] = presence(self.session, row.organization_id, row.site_id, self.now)
-        return self.presence[key]
 
     def _deliver_after(self, row) -> datetime:
         """A reception-hours stage's alert outside the site's hours waits for the opening, if the policy says so."""
