@@ -21,6 +21,7 @@ from services.access.changes import ChangeCounter
 from services.access.decisions.rules import DoorView, PassView
 from services.access.doors.tables import Door
 from services.access.models import chassis, utcnow
+from services.access.passes.schedule import Schedule
 from services.access.passes.tables import LIVE, Pass
 from services.access.tokens import rules as tokens
 from shared import policy
@@ -44,7 +45,8 @@ class OrganizationView:
 def pass_view(row) -> PassView:
     return PassView(pass_id=row.id, site_id=row.site_id, live=row.state == LIVE,
                     valid_from=aware(row.valid_from).timestamp(), valid_until=aware(row.valid_until).timestamp(),
-                    door_ids=frozenset(row.door_ids), zone_ids=frozenset(row.zone_ids), max_uses=row.max_uses)
+                    door_ids=frozenset(row.door_ids), zone_ids=frozenset(row.zone_ids), max_uses=row.max_uses,
+                    schedule=Schedule.of(row.schedule))
 
 
 class PassCache:

@@ -8,6 +8,8 @@ Reason codes (the `reason` of every answer):
     not_yet_valid       before the pass's window
     expired             after the pass's window
     outside_scope       the pass does not name the door or one of its zones
+    outside_hours       in the window, but not on the pass's days and hours (a contractor's: the permit's working
+                        days and hours, or approved overtime)
     uses_exhausted      a pass with a use limit has been used up
     invalid_token       a scanned QR token that is forged, altered, malformed or signed with a retired key
 """
@@ -15,9 +17,12 @@ Reason codes (the `reason` of every answer):
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from services.access.passes.schedule import Schedule
+
 ALLOW, DENY = "allow", "deny"
 REASONS = ("granted", "unknown_door", "unknown_credential", "revoked", "not_yet_valid", "expired",
-           "outside_scope", "uses_exhausted", "invalid_token")
+           "outside_scope", "outside_hours", "uses_exhausted", "invalid_token")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +43,7 @@ class PassView:
     door_ids: frozenset[str]
     zone_ids: frozenset[str]
     max_uses: int
+    schedule: Schedule | None = None
 
     def opens(self, door_id: str, door: DoorView) -> bool:
         return door.site_id == self.site_id and (door_id in self.door_ids or bool(self.zone_ids & door.zone_ids))
@@ -58,6 +64,8 @@ def decide(door_id: str, door: DoorView | None, pass_: PassView | None, now: flo
         return "expired"
     if not pass_.opens(door_id, door):
         return "outside_scope"
+    if pass_.schedule is not None and not pass_.schedule.allows(now):
+        return "outside_hours"
     return "granted"
 
 

@@ -9,6 +9,7 @@ from apiflask.validators import Length, OneOf
 from services.access.doors import rules
 from services.access.doors.tables import DOOR_KINDS, Door, Zone
 from services.access.inputs import an_id, ids, listed_at_site, site_named
+from services.access.passes import held
 from services.access.places.tables import Building
 from shared.auth import auth, principal, require_role_at
 from shared.fields import UtcDateTime
@@ -95,9 +96,11 @@ def add_door(json_data):
         building = get_referenced(Building, building_id, "building_id", "building")
         if building.site_id != site.site_id:
             raise unprocessable("building_id", "The building is not at this site.")
-    return rules.add_door(db_session(), organization_id=site.organization_id, site_id=site.site_id,
+    door = rules.add_door(db_session(), organization_id=site.organization_id, site_id=site.site_id,
                           building_id=building_id, name=json_data["name"], kind=json_data["kind"],
                           zone_ids=json_data["zone_ids"], actor=principal().subject)
+    held.release(db_session(), site.organization_id, site.site_id)
+    return door
 
 
 @api.get("/doors")

@@ -70,7 +70,7 @@ class KeyOut(Schema):
     updated_at = UtcDateTime()
 
     def _allowed(self, key) -> list[str]:
-        return [a for a in rules.KEY.allowed(key.state) if a not in ("lend", "take_back")]
+        return [a for a in rules.KEY.allowed(key.state) if a not in ("lend", "take_back", "flag_outstanding")]
 
 
 class HandedKeyOut(Schema):
@@ -157,6 +157,15 @@ def take_key_into_custody(key_id, json_data):
 @api.output(KeyOut)
 def return_key_to_occupant(key_id, json_data):
     return take_step(Key, key_id, "key", _step("return_to_occupant"), json_data)
+
+
+@api.post("/keys/<key_id>/returned")
+@api.auth_required(auth)
+@api.input(StepIn)
+@api.output(KeyOut)
+def record_key_returned(key_id, json_data):
+    """A key flagged outstanding at a move-out is back in the office."""
+    return take_step(Key, key_id, "key", _step("return"), json_data)
 
 
 @api.post("/keys/<key_id>/lost")

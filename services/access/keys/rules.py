@@ -3,6 +3,7 @@ signed for. Plain functions over a session; no Flask."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.access.keys.tables import Key, KeyHandover
@@ -25,6 +26,10 @@ KEY = Workflow("key", "in_office", [
     Step("lent", "take_back", "in_office"),
     *[Step(state, "report_lost", "lost", roles=KEEPERS) for state in ("in_office", "with_occupant", "in_custody", "lent")],
     Step("lost", "find", "in_office", roles=KEEPERS),
+    # A move-out flags the keys the occupant still holds (the platform, no role); the office takes them back.
+    Step("with_occupant", "flag_outstanding", "outstanding"),
+    Step("outstanding", "return", "in_office", roles=KEEPERS),
+    Step("outstanding", "report_lost", "lost", roles=KEEPERS),
 ])
 HANDOVER = Workflow("key handover", "awaiting_signature", [
     Step("awaiting_signature", "sign", "signed", roles=KEEPERS),
@@ -57,6 +62,17 @@ def move(session: Session, key: Key, action: str, *, actor: str, roles, reason: 
                      from_state=step.source, to_state=step.target, reason=reason,
                      data={"holder_person_id": key.holder_person_id, "holder_name": key.holder_name})
     return key
+
+
+def flag_outstanding(session: Session, organization_id: str, site_id: str, person_id: str, *, reason: str) -> int:
+    """The keys the person holds at the site, owed back now that they moved out (ACC-1, ACC-6): each flagged
+    `outstanding`, still naming its holder, until the office records it returned or lost. Answers how many."""
+    held = session.scalars(select(Key).where(Key.organization_id == organization_id, Key.site_id == site_id,
+                                             Key.holder_person_id == person_id, Key.state == "with_occupant")
+                           .order_by(Key.id).with_for_update()).all()
+    for key in held:
+        move(session, key, "flag_outstanding", actor="access", roles=None, reason=reason)
+    return len(held)
 
 
 def hand_over(session: Session, key: Key, *, actor: str, roles, person_id: str, full_name: str,

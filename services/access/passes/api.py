@@ -4,13 +4,13 @@ front desk."""
 from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import Integer, List, Method, String
+from apiflask.fields import Dict, Integer, List, Method, String
 from apiflask.validators import Length, OneOf, Range
 
 from services.access.inputs import a_moment, an_id, ids, listed_at_site, site_named
 from services.access.models import chassis
-from services.access.passes import rules
-from services.access.passes.tables import CREDENTIAL_KINDS, KINDS, Pass
+from services.access.passes import held, rules
+from services.access.passes.tables import CREDENTIAL_KINDS, KINDS, HeldPass, Pass
 from services.access.places.tables import PassHolder
 from shared.audit import AuditEntryOut, trail
 from shared.auth import auth, principal, require_role_at, roles_at
@@ -101,6 +101,9 @@ class PassOut(Schema):
     source_id = String(allow_none=True)
     issued_by = String()
     host_person_id = String(allow_none=True)
+    schedule = Dict(allow_none=True, metadata={
+        "description": "When in its window the pass opens, in the site's time: {time_zone, days, hours, "
+                       "overtime}; null: at any time."})
     version = Integer()
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
@@ -153,6 +156,39 @@ def register_visit(json_data):
 def list_passes(query_data):
     """The site's passes, credentials included: for the staff who issue them."""
     return listed_at_site(Pass, query_data, "state", "kind", "person_id", roles=rules.ISSUERS)
+
+
+class HeldPassQuery(PageQuery):
+    site_id = an_id()
+    state = String(load_default=None, validate=OneOf((held.AWAITING, held.ISSUED, held.DROPPED)))
+
+
+class HeldPassOut(Schema):
+    id = String()
+    site_id = String()
+    unit_id = String(allow_none=True)
+    person_id = String(allow_none=True)
+    holder_name = String()
+    kind = String()
+    source = String()
+    source_id = String()
+    valid_from = UtcDateTime()
+    valid_until = UtcDateTime()
+    reason = String()
+    state = String(metadata={"description": "awaiting_doors, issued (pass_id) or dropped"})
+    pass_id = String(allow_none=True)
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+
+
+@api.get("/held-passes")
+@api.auth_required(auth)
+@api.input(HeldPassQuery, location="query")
+@api.output(page_of(HeldPassOut))
+def list_held_passes(query_data):
+    """Passes occupants' events asked for while the site had no doors: issued when its first door is
+    registered."""
+    return listed_at_site(HeldPass, query_data, "state", roles=rules.ISSUERS)
 
 
 def readable_pass(pass_id: str) -> Pass:

@@ -47,8 +47,8 @@ def issue(session: Session, *, organization_id: str, site_id: str, kind: str, ho
           credential: str | None, credential_kind: str, valid_from: datetime, valid_until: datetime,
           door_ids: list[str], zone_ids: list[str], max_uses: int, source: str, actor: str,
           person_id: str | None = None, unit_id: str | None = None, source_id: str | None = None,
-          host_person_id: str | None = None, reason: str = "") -> Pass:
-    """A new live pass, announced to every registered system."""
+          host_person_id: str | None = None, schedule: dict | None = None, reason: str = "") -> Pass:
+    """A new live pass, announced to every registered system. `schedule`: services.access.passes.schedule."""
     valid_from, valid_until = _checked_window(session, organization_id, site_id, valid_from, valid_until)
     door_ids, zone_ids = _checked_scope(session, organization_id, site_id, door_ids, zone_ids)
     if max_uses < 0:
@@ -59,15 +59,27 @@ def issue(session: Session, *, organization_id: str, site_id: str, kind: str, ho
                  holder_name=holder_name, unit_id=unit_id, credential=credential, credential_kind=credential_kind,
                  valid_from=valid_from, valid_until=valid_until, door_ids=door_ids, zone_ids=zone_ids,
                  max_uses=max_uses, uses=0, state=LIVE, source=source, source_id=source_id, issued_by=actor,
-                 host_person_id=host_person_id, version=changes.bump(session, organization_id))
+                 host_person_id=host_person_id, schedule=schedule, version=changes.bump(session, organization_id))
     session.add(pass_)
     session.flush()
     audit.record_for(session, chassis.audit_log, pass_, entity="pass", action="issue", actor=actor,
                      to_state=LIVE, reason=reason, data={
                          "kind": kind, "credential_kind": credential_kind, "valid_from": valid_from.isoformat(),
                          "valid_until": valid_until.isoformat(), "door_ids": door_ids, "zone_ids": zone_ids,
-                         "max_uses": max_uses, "source": source, "source_id": source_id})
+                         "max_uses": max_uses, "source": source, "source_id": source_id, "schedule": schedule})
     _announce(session, pass_)
+    return pass_
+
+
+def reschedule(session: Session, pass_: Pass, schedule: dict, *, reason: str) -> Pass:
+    """A live pass's schedule changed on the platform's account (an approved overtime), audited; the decision
+    API's caches take it with the change number."""
+    before = pass_.schedule
+    pass_.schedule = schedule
+    pass_.version = changes.bump(session, pass_.organization_id)
+    pass_.updated_at = utcnow()
+    audit.record_for(session, chassis.audit_log, pass_, entity="pass", action="reschedule", actor=PLATFORM,
+                     from_state=LIVE, to_state=LIVE, reason=reason, data={"before": before, "after": schedule})
     return pass_
 
 

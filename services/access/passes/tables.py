@@ -47,8 +47,37 @@ class Pass(Base):
     # Who registered it: a host (a person) or the front desk (a staff member).
     issued_by: Mapped[str] = mapped_column(String(200))
     host_person_id: Mapped[str | None] = mapped_column(String(36))
+    # When in its window it opens, in the site's time (a contractor's: the permit's working days and hours,
+    # plus approved overtime); empty: at any time. See services.access.passes.schedule.
+    schedule: Mapped[dict | None] = mapped_column(JSON)
     # The organization's change number of its last change (services.access.changes).
     version: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class HeldPass(Base):
+    """A pass an event asked for while its site had no doors: issued when the site's first door is registered,
+    dropped when its reason ends first (the permit completed, the person moved out, the window closed)."""
+
+    __tablename__ = "held_passes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(String(36), index=True)
+    site_id: Mapped[str] = mapped_column(String(36), index=True)
+    unit_id: Mapped[str | None] = mapped_column(String(36))
+    person_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    holder_name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20))
+    source_id: Mapped[str] = mapped_column(String(36), index=True)
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    valid_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    schedule: Mapped[dict | None] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(String(400), default="")
+    # awaiting_doors → issued (pass_id set) or dropped.
+    state: Mapped[str] = mapped_column(String(20))
+    pass_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
