@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 
 from bench.infra import WorkerProcess, databases, exact_quantile, progress, vhost
 from services.access.models import chassis
-from services.access.systems import rules
+from services.access.systems import rules, sealed
 from services.access.systems.tables import SyncState
 from shared import db
 from shared.bus import outbox
@@ -54,7 +54,7 @@ def run(revocations: int = int(os.environ.get("BENCH_REVOCATIONS", "200")),
         _register(sessions, organization_id, controllers)
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
         env.update(BUS_URL=bus_url, ACCESS_DATABASE_URL=urls["access"], PSP_VAR_DIR=str(logs),
-                   AUTH_JWT_SECRET=secrets.token_urlsafe(32))
+                   AUTH_JWT_SECRET=secrets.token_urlsafe(32), ACCESS_SYSTEM_SECRET_KEYS=sealed.keys_in_force())
         workers = [WorkerProcess("access", env, logs) for _ in range(worker_count)]
         try:
             for worker in workers:

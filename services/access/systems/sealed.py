@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import Connection, String, column, select, table, update
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
@@ -31,9 +31,20 @@ KEY_FILE = "access-system-secrets.key"
 _stored = table("access_systems", column("id"), column("secret"))
 
 
+class UndecryptableSecret(RuntimeError):
+    """A stored secret that none of the keys in force decrypts: the process runs with other keys than the
+    ones that encrypted it (another ACCESS_SYSTEM_SECRET_KEYS, or another PSP_VAR_DIR's kept key)."""
+
+
 def keyring() -> MultiFernet:
-    """The keys in force, read again only when the setting changes."""
+    """The keys in force, read again only when the settings change."""
     return _keyring(os.environ.get(KEYS_VARIABLE, ""), os.environ.get("PSP_VAR_DIR", "var"))
+
+
+def keys_in_force() -> str:
+    """The keys as ACCESS_SYSTEM_SECRET_KEYS spells them, the embedded default's kept key if it is unset: what
+    a process started with another PSP_VAR_DIR is handed so that it reads the same secrets."""
+    return os.environ.get(KEYS_VARIABLE, "").strip() or _kept_key(Path(os.environ.get("PSP_VAR_DIR", "var")))
 
 
 @functools.cache
@@ -65,7 +76,11 @@ def seal(secret: str) -> str:
 
 
 def unseal(token: str) -> str:
-    return keyring().decrypt(token.encode("ascii")).decode()
+    try:
+        return keyring().decrypt(token.encode("ascii")).decode()
+    except InvalidToken:
+        raise UndecryptableSecret(f"A door system's secret does not decrypt under the keys in force: is "
+                                  f"{KEYS_VARIABLE} the one it was encrypted with?") from None
 
 
 class SealedString(TypeDecorator):

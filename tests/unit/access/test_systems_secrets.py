@@ -88,7 +88,7 @@ def test_a_secret_under_a_key_no_longer_listed_does_not_decrypt(database, monkey
     with Session(engine) as session, session.begin():
         session.add(AccessSystem(**hikvision_row(PASSWORD)))
     monkeypatch.setenv(sealed.KEYS_VARIABLE, NEW_KEY)
-    with Session(engine) as session, pytest.raises(InvalidToken):
+    with Session(engine) as session, pytest.raises(sealed.UndecryptableSecret):
         session.scalar(select(AccessSystem.secret))
 
 
@@ -116,3 +116,4 @@ def test_with_no_key_set_the_embedded_default_makes_one_and_keeps_it_under_var(t
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600
     assert Fernet(kept.read_text().strip()).decrypt(token.encode()).decode() == PASSWORD
     assert [path.name for path in tmp_path.iterdir()] == [sealed.KEY_FILE]
+    assert sealed.keys_in_force() == kept.read_text().strip()
