@@ -40,7 +40,7 @@ from shared.config import Settings
 
 log = logging.getLogger(__name__)
 
-SMTP_CONNECTIONS = 4
+SMTP_CONNECTIONS = 8
 
 
 @dataclass(frozen=True)

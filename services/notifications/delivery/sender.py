@@ -79,12 +79,14 @@ def deliver_due(sessions: sessionmaker, channels: dict | None = None, idle_wait:
 
 
 def claim(session: Session, now: datetime, limit: int = BATCH) -> list:
+    """Lease up to `limit` due messages. The due rows are picked once, in a materialized CTE: as a plain
+    `IN (subquery … LIMIT)` PostgreSQL may run the subquery again per row and lease far more than the limit."""
     table = Message.__table__
     due = (select(table.c.id).where(table.c.status == "queued", table.c.next_attempt_at <= now)
-           .order_by(table.c.next_attempt_at).limit(limit).with_for_update(skip_locked=True))
+           .order_by(table.c.next_attempt_at).limit(limit).with_for_update(skip_locked=True)
+           .cte("due").prefix_with("MATERIALIZED"))
     return session.execute(
-        update(table).where(table.c.id.in_(due.scalar_subquery()), table.c.status == "queued",
-                            table.c.next_attempt_at <= now)
+        update(table).where(table.c.id.in_(select(due.c.id)), table.c.status == "queued")
         .values(next_attempt_at=now + LEASE).returning(*table.c)).all()
 
 

@@ -123,3 +123,15 @@ def test_the_gateways_delivery_report_comes_back_over_http(sessions, platform_en
         message = session.scalars(select(Message)).one()
     assert (message.status, message.provider_id) == ("delivered", text["id"])
     assert message.delivered_at is not None
+
+
+def test_a_sender_leases_no_more_than_its_batch(sessions):
+    """PostgreSQL may run an `IN (subquery … LIMIT)` again per row: the lease must still stop at the limit."""
+    people = [an_occupant(sessions, n) for n in range(5)]
+    for n, person in enumerate(people):
+        deliver(sessions, BillIssued(bill_id=f"b{n}", site_id="5e000000-0000-4000-8000-000000000001",
+                                     person_id=person, period="2027-01", amount="1.00", currency="CNY"))
+    with sessions() as session, session.begin():
+        assert len(sender.claim(session, datetime.now(timezone.utc), limit=2)) == 2
+    with sessions() as session, session.begin():
+        assert len(sender.claim(session, datetime.now(timezone.utc), limit=10)) == 3
