@@ -60,8 +60,8 @@ def _kept_key(var_dir: Path) -> str:
     if not path.exists():
         var_dir.mkdir(parents=True, exist_ok=True)
         draft = var_dir / f"{KEY_FILE}.{os.getpid()}"
+        draft.touch(mode=0o600)  # readable by no one else before the key is in it
         draft.write_text(Fernet.generate_key().decode())
-        draft.chmod(0o600)
         try:
             os.link(draft, path)
         except FileExistsError:

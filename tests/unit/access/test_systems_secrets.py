@@ -66,14 +66,15 @@ def test_a_registered_secret_is_stored_encrypted_and_read_back_in_clear(access, 
         assert session.get(AccessSystem, system["id"]).secret == system["secret"]
 
 
-def test_a_key_rotation_encrypts_every_secret_again_so_the_old_key_can_go(database, monkeypatch):
+def test_a_key_rotation_encrypts_every_secret_again_so_the_old_key_can_go(database, monkeypatch, capsys):
     url, engine = database
     migrations.upgrade(SERVICE, url)
     with Session(engine) as session, session.begin():
         session.add(AccessSystem(**hikvision_row(PASSWORD)))
     monkeypatch.setenv(sealed.KEYS_VARIABLE, f"{NEW_KEY},{OLD_KEY}")
-    with Session(engine) as session, session.begin():
-        assert sealed.rotate(session) == 1
+    monkeypatch.setenv("ACCESS_DATABASE_URL", url)
+    assert sealed.main(["rotate"]) == 0
+    assert "1 secrets encrypted under the first key" in capsys.readouterr().out
     [stored] = stored_secrets(engine).values()
     with pytest.raises(InvalidToken):
         Fernet(OLD_KEY).decrypt(stored.encode())
