@@ -14,7 +14,7 @@ from services.ticketing.handover.tables import Handover
 from services.ticketing.models import chassis
 from services.ticketing.review.rules import FORGOTTEN_HOURS
 from services.ticketing.rosters.rules import NIGHT_HOURS
-from services.ticketing.rosters.rules import shift_at
+from services.ticketing.rosters.rules import Presence, assign, presence, record_absence, shift_at
 from services.ticketing.rosters.tables import Absence, DutyAssignment
 from services.ticketing.sla.tables import Deadline
 from services.ticketing.tickets.tables import Ticket
@@ -138,6 +138,24 @@ def test_the_hours_after_midnight_belong_to_the_night_of_the_day_before(ticketin
     with _state(ticketing).sessions() as session:  # a malformed setting counts as its default here
         assert shift_at(session, ORG_A, SITE, datetime(2026, 12, 1, 2, 0, tzinfo=SITE_ZONE)) == (
             date(2026, 11, 30), "night")
+
+
+def test_who_is_on_duty_and_who_is_away_is_told_apart_per_site(ticketing):
+    noon, day = datetime(2026, 12, 1, 12, 0, tzinfo=SITE_ZONE), date(2026, 12, 1)
+    with _state(ticketing).sessions() as session, session.begin():
+        for site_id, shift, user_id in ((SITE, "day", "cs-li"), (SITE, "night", "cs-wang"),
+                                        (OTHER_SITE, "day", "cs-wang")):
+            assign(session, organization_id=ORG_A, site_id=site_id, actor="cs-li", day=day, shift=shift,
+                   user_id=user_id)
+        assign(session, organization_id=ORG_B, site_id=SITE, actor="cs-b", day=day, shift="day", user_id="cs-b")
+        record_absence(session, organization_id=ORG_A, site_id=OTHER_SITE, actor="cs-li", user_id="cs-zhou",
+                       starts_at=noon - timedelta(hours=1), ends_at=noon + timedelta(hours=1), reason="")
+        record_absence(session, organization_id=ORG_A, site_id=SITE, actor="cs-li", user_id="cs-sun",
+                       starts_at=noon + timedelta(hours=1), ends_at=noon + timedelta(hours=2), reason="")
+    with _state(ticketing).sessions() as session:
+        assert presence(session, ORG_A, [SITE, OTHER_SITE], noon) == {
+            SITE: Presence(on_duty=frozenset({"cs-li"})),
+            OTHER_SITE: Presence(on_duty=frozenset({"cs-wang"}), absent=frozenset({"cs-zhou"}))}
 
 
 def test_deferred_tickets_become_work_orders_at_the_morning_handover(ticketing, known):
