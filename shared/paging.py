@@ -84,18 +84,15 @@ def keyset_page(session: Session, stmt: Select, order: Sequence, query: dict) ->
     limit = query.get("limit", DEFAULT_LIMIT)
     if query.get("cursor"):
         stmt = stmt.where(tuple_(*order) > tuple_(*_decode(query["cursor"], order)))
-    result = session.execute(stmt.order_by(*order).limit(limit + 1))
+    rows = session.execute(stmt.order_by(*order).limit(limit + 1)).all()
     # select(Model) pages entities; select(table) or select(columns) pages plain rows, which skip the ORM's
-    # bookkeeping on a hot list.
-    rows = (result.scalars() if _selects_one_entity(stmt) else result).all()
+    # bookkeeping on a hot list. Told apart by the rows rather than the statement's column descriptions,
+    # which cost a twentieth of a search.
+    if rows and len(rows[0]) == 1 and hasattr(rows[0][0], "__mapper__"):
+        rows = [row[0] for row in rows]
     items = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
         last = items[-1]
         next_cursor = _encode([getattr(last, column.key) for column in order])
     return {"items": items, "next_cursor": next_cursor}
-
-
-def _selects_one_entity(stmt: Select) -> bool:
-    columns = stmt.column_descriptions
-    return len(columns) == 1 and hasattr(columns[0]["type"], "__mapper__")
