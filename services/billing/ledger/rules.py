@@ -252,17 +252,19 @@ def _settle(session: Session, charges: Sequence[Charge], amount: Decimal, *, pay
     return amount, [charge for charge in touched if charge.state == "paid"]
 
 
-_TAKE_RECEIPT_NUMBER = update(ReceiptCounter).where(ReceiptCounter.site_id == bindparam("counter_site_id")).values(
-    next_number=ReceiptCounter.next_number + 1).returning(ReceiptCounter.next_number)
+# Core, not the ORM's bulk update: nothing loaded needs to follow it.
+_COUNTERS = ReceiptCounter.__table__
+_TAKE_RECEIPT_NUMBER = _COUNTERS.update().where(_COUNTERS.c.site_id == bindparam("counter_site_id")).values(
+    next_number=_COUNTERS.c.next_number + 1).returning(_COUNTERS.c.next_number)
 
 
 def next_receipt_number(session: Session, site_id: str) -> str:
     """The site's next number, from its counter row, locked by the update until the payment commits: no gaps,
     no reuse, also under concurrency. A site's first receipt creates its counter."""
-    number = session.scalar(_TAKE_RECEIPT_NUMBER, {"counter_site_id": site_id})
+    number = session.connection().scalar(_TAKE_RECEIPT_NUMBER, {"counter_site_id": site_id})
     if number is None:
-        bulk.insert_new(session, ReceiptCounter.__table__, [{"site_id": site_id, "next_number": 1}], key="site_id")
-        number = session.scalar(_TAKE_RECEIPT_NUMBER, {"counter_site_id": site_id})
+        bulk.insert_new(session, _COUNTERS, [{"site_id": site_id, "next_number": 1}], key="site_id")
+        number = session.connection().scalar(_TAKE_RECEIPT_NUMBER, {"counter_site_id": site_id})
     return f"{number - 1:010d}"
 
 
