@@ -1,7 +1,7 @@
-"""The payment benchmark: POST /v1/payments on PostgreSQL (validation, the unit and payer look-ups, the account's
-row lock, the site's receipt counter, settling the open charges oldest first, the audit row, the
-payment.received.v1 outbox row: one transaction), against a hello-world Flask app under the same gunicorn
-settings in the same run.
+"""The payment benchmark: POST /v1/payments on PostgreSQL (validation, the payer's account locked, its open
+charges read, the site's receipt counter, settling the charges oldest first, the audit row, the
+payment.received.v1 outbox row: one transaction of nine statements), against a hello-world Flask app under the
+same gunicorn settings in the same run.
 
 1. Load: BENCH_PAYMENT_SITES (20) sites of 50 units, each with its owner and a year of monthly charges, as
    bill runs leave them. Payments go round the sites, so receipt numbering contends as a platform of that
