@@ -127,7 +127,7 @@ def test_secrets_only_come_from_secret_references(rendered):
     """A database URL, broker URL or token key is a Secret reference or composed of Secret references."""
     _, docs = rendered
     containers = [c for d in docs if d["kind"] in ("Deployment", "Job") for c in d["spec"]["template"]["spec"]["containers"]]
-    sensitive = re.compile(r"(DATABASE_URL|BUS_URL|AUTH_JWT_SECRET|AUTH_JWT_PUBLIC_KEY|SECRET_KEYS|PASSWORD|USERNAME)$")
+    sensitive = re.compile(r"(DATABASE_URL|BUS_URL|SMTP_URL|AUTH_JWT_SECRET|AUTH_JWT_PUBLIC_KEY|SECRET_KEYS|GATEWAY_SECRET|WEBHOOK_SECRET|PASSWORD|USERNAME)$")
     for container in containers:
         from_secrets = {e["name"] for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})}
         for item in container["env"]:
@@ -146,6 +146,21 @@ def test_the_access_processes_and_migration_alone_get_the_door_systems_keys_from
             keys = [e["valueFrom"]["secretKeyRef"] for e in container["env"] if e["name"] == "ACCESS_SYSTEM_SECRET_KEYS"]
             expected = [{"name": "psp-access-systems", "key": "secret-keys"}] if name.startswith("psp-access-") else []
             assert keys == expected, name
+
+
+def test_notifications_alone_read_their_channels_from_the_named_secret():
+    docs = manifests({"notificationChannels": {"existingSecret": "psp-channels"}})
+    for name, deployment in by_kind(docs, "Deployment").items():
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        channels = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]
+                    if e["name"] in ("SMTP_URL", "SMS_GATEWAY_URL", "SMS_GATEWAY_SECRET")}
+        if name.startswith("psp-notifications-"):
+            assert channels["SMTP_URL"] == {"name": "psp-channels", "key": "SMTP_URL", "optional": True}
+            assert set(channels) == {"SMTP_URL", "SMS_GATEWAY_URL", "SMS_GATEWAY_SECRET"}
+        else:
+            assert channels == {}, name
+    (without,) = [d for n, d in by_kind(manifests(), "Deployment").items() if n == "psp-notifications-worker"]
+    assert not any(e["name"] == "SMTP_URL" for e in without["spec"]["template"]["spec"]["containers"][0]["env"])
 
 
 def test_migrations_run_as_hooks_before_the_new_version():

@@ -185,6 +185,12 @@ the parts listed first.
 - name: BUS_URL
   valueFrom: {secretKeyRef: {name: {{ $root.Values.bus.existingSecret }}, key: {{ $root.Values.bus.urlKey }}}}
 {{- end }}
+{{- if and (eq $s.name "notifications") $root.Values.notificationChannels.existingSecret }}
+{{- range $key := list "SMTP_URL" "MAIL_FROM" "SMS_GATEWAY_URL" "SMS_GATEWAY_SECRET" "SMS_CALLBACK_URL" "WEBHOOK_SECRET" }}
+- name: {{ $key }}
+  valueFrom: {secretKeyRef: {name: {{ $root.Values.notificationChannels.existingSecret }}, key: {{ $key }}, optional: true}}
+{{- end }}
+{{- end }}
 {{- if eq $s.name "access" }}
 - name: ACCESS_SYSTEM_SECRET_KEYS
   valueFrom: {secretKeyRef: {name: {{ $root.Values.accessSystems.existingSecret }}, key: {{ $root.Values.accessSystems.secretKeysKey }}}}
