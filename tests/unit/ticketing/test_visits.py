@@ -12,6 +12,8 @@ from psp.ticketing.v1.tickets_pb2 import TicketClosed, TicketTransitioned
 from sqlalchemy import select
 
 from services.ticketing.models import chassis
+from services.ticketing.sla.calendar import RECEPTION, end_of_day
+from services.ticketing.sla.clocks import site_calendar
 from services.ticketing.tickets.tables import Ticket
 from services.ticketing.visits import rules
 from services.ticketing.visits.tables import ReturnVisit
@@ -79,6 +81,19 @@ def test_a_leak_repair_and_a_complaint_are_always_visited_by_their_return_visit_
     assert [v["reason"] for v in visits_of(ticketing, complaint)] == ["type"]
     redeliver(ticketing, leak["id"])  # delivered twice: one visit
     assert len(visits_of(ticketing, leak)) == 1
+
+
+def test_a_leak_is_visited_within_three_working_days_of_its_leak_test_a_safety_facility_within_two(
+        ticketing, known):
+    for code, days in (("repair.leak", 3), ("repair.gas", 2)):
+        ticket = resolved(ticketing, known, code=code)
+        [visit] = visits_of(ticketing, ticket)
+        clocks = ok(ticketing.get(f"/v1/tickets/{ticket['id']}/deadlines", headers=CS))["deadlines"]
+        [clock] = [row for row in clocks if row["stage"] == "return_visit"]
+        with _state(ticketing).sessions() as session:
+            expected = end_of_day(site_calendar(session, SITE), RECEPTION,
+                                  datetime.fromisoformat(clock["started_at"]), days)
+        assert datetime.fromisoformat(visit["due_at"]) == datetime.fromisoformat(clock["due_at"]) == expected
 
 
 def test_other_repairs_are_sampled_at_the_policys_rate(ticketing, known):
