@@ -79,12 +79,13 @@ def _parse(value, python_type: type):
     raise ValueError(value)
 
 
-def keyset_page(session: Session, stmt: Select, order: Sequence, query: dict) -> dict:
-    """One page of `stmt`'s rows (ORM entities or plain rows) in `order`, after the query's cursor."""
+def keyset_page(session: Session, stmt: Select, order: Sequence, query: dict, values: dict | None = None) -> dict:
+    """One page of `stmt`'s rows (ORM entities or plain rows) in `order`, after the query's cursor; `values`
+    for its bound parameters, where it is built once with them."""
     limit = query.get("limit", DEFAULT_LIMIT)
     if query.get("cursor"):
         stmt = stmt.where(tuple_(*order) > tuple_(*_decode(query["cursor"], order)))
-    rows = session.execute(stmt.order_by(*order).limit(limit + 1)).all()
+    rows = session.execute(stmt.order_by(*order).limit(limit + 1), values).all()
     # select(Model) pages entities; select(table) or select(columns) pages plain rows, which skip the ORM's
     # bookkeeping on a hot list. Told apart by the rows rather than the statement's column descriptions,
     # which cost a twentieth of a search.
