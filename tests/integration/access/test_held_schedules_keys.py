@@ -6,20 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.integration.access.test_passes import access  # noqa: F401  (the fixture: access on PostgreSQL)
 from tests.unit.access import test_held_schedules_keys as checks
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def access(platform_env):
-    from services.access.app import create_app
-
-    app = create_app()
-    try:
-        yield app.test_client()
-    finally:
-        app.extensions["psp"].engine.dispose()
 
 
 def test_passes_wait_for_the_first_door_and_are_dropped_when_their_reason_ends(access, databases):

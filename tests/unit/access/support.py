@@ -54,9 +54,8 @@ def refused(response, status, field=None):
     return body
 
 
-def a_site(client, organization_id: str = ORG_A) -> dict:
-    """A site with a building, a unit, a resident, two zones and three doors, as occupants' events and the
-    operator's registrations leave them."""
+def a_site_without_doors(client, organization_id: str = ORG_A) -> dict:
+    """A site with a building, a unit and a resident, as occupants' events leave them."""
     site = SiteRegistered(site_id=str(uuid.uuid4()), code="HG", name="Harbour Gardens", time_zone="Asia/Shanghai")
     building = BuildingRegistered(building_id=str(uuid.uuid4()), site_id=site.site_id, code="A", name="Tower A")
     unit = UnitRegistered(unit_id=str(uuid.uuid4()), site_id=site.site_id, building_id=building.building_id,
@@ -64,18 +63,26 @@ def a_site(client, organization_id: str = ORG_A) -> dict:
     person = PersonRegistered(person_id=str(uuid.uuid4()), kind="individual", full_name="张伟",
                               phone="+8613800000001", site_id=site.site_id)
     deliver(client, site, building, unit, person, organization_id=organization_id)
+    return {"site_id": site.site_id, "building_id": building.building_id, "unit_id": unit.unit_id,
+            "person_id": person.person_id}
+
+
+def a_site(client, organization_id: str = ORG_A) -> dict:
+    """A site with a building, a unit, a resident, two zones and three doors, as occupants' events and the
+    operator's registrations leave them."""
+    where = a_site_without_doors(client, organization_id)
+    site_id, building_id = where["site_id"], where["building_id"]
     headers = staff("pm-chen", roles=("property_manager",), org=organization_id)
-    lobby = ok(client.post("/v1/zones", json={"site_id": site.site_id, "name": "Lobby"}, headers=headers), 201)
-    garage = ok(client.post("/v1/zones", json={"site_id": site.site_id, "name": "Garage"}, headers=headers), 201)
-    front = ok(client.post("/v1/doors", json={"site_id": site.site_id, "building_id": building.building_id,
+    lobby = ok(client.post("/v1/zones", json={"site_id": site_id, "name": "Lobby"}, headers=headers), 201)
+    garage = ok(client.post("/v1/zones", json={"site_id": site_id, "name": "Garage"}, headers=headers), 201)
+    front = ok(client.post("/v1/doors", json={"site_id": site_id, "building_id": building_id,
                                               "name": "A front door", "kind": "door", "zone_ids": [lobby["id"]]},
                            headers=headers), 201)
-    turnstile = ok(client.post("/v1/doors", json={"site_id": site.site_id, "name": "A turnstile",
+    turnstile = ok(client.post("/v1/doors", json={"site_id": site_id, "name": "A turnstile",
                                                   "kind": "turnstile", "zone_ids": [lobby["id"]]},
                                headers=headers), 201)
-    barrier = ok(client.post("/v1/doors", json={"site_id": site.site_id, "name": "Car park barrier",
+    barrier = ok(client.post("/v1/doors", json={"site_id": site_id, "name": "Car park barrier",
                                                 "kind": "barrier_gate", "zone_ids": [garage["id"]]},
                              headers=headers), 201)
-    return {"site_id": site.site_id, "building_id": building.building_id, "unit_id": unit.unit_id,
-            "person_id": person.person_id, "lobby": lobby["id"], "garage": garage["id"], "front": front["id"],
+    return {**where, "lobby": lobby["id"], "garage": garage["id"], "front": front["id"],
             "turnstile": turnstile["id"], "barrier": barrier["id"]}

@@ -8,35 +8,21 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from psp.occupants.v1.decoration_pb2 import DecorationCompleted, DecorationOvertimeApproved, DecorationWorkingHours
-from psp.occupants.v1.events_pb2 import PersonRegistered
 from psp.occupants.v1.movein_pb2 import HandedKey, MoveInAccepted
 from psp.occupants.v1.people_pb2 import OccupancyEnded
-from psp.occupants.v1.places_pb2 import BuildingRegistered, SiteRegistered, UnitRegistered
 
 from services.access.models import chassis
 from services.access.passes.held import HELD
 from services.access.passes.schedule import WEEKDAYS, Schedule, stored
 from shared.audit import trail
 from tests.conftest import ORG_A
-from tests.unit.access.support import FRONT_DESK, a_site, deliver, ok, refused, sessions_of, staff
+from tests.unit.access.support import FRONT_DESK, a_site, a_site_without_doors, deliver, ok, refused, sessions_of, staff
 from tests.unit.access.test_decisions import _ask, _fresh
 from tests.unit.access.test_followers import _at, _passes, _permit
 
 NOW = datetime.now(timezone.utc)
 MANAGER = staff("pm-chen", roles=("property_manager",))
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def _site_without_doors(client) -> dict:
-    site = SiteRegistered(site_id=str(uuid.uuid4()), code="NS", name="New Site", time_zone="Asia/Shanghai")
-    building = BuildingRegistered(building_id=str(uuid.uuid4()), site_id=site.site_id, code="A", name="Tower A")
-    unit = UnitRegistered(unit_id=str(uuid.uuid4()), site_id=site.site_id, building_id=building.building_id,
-                          floor=3, number="301", kind="residence", floor_area_m2="70.00", state="vacant")
-    person = PersonRegistered(person_id=str(uuid.uuid4()), kind="individual", full_name="李娜",
-                              phone="+8613800000002", site_id=site.site_id)
-    deliver(client, site, building, unit, person)
-    return {"site_id": site.site_id, "building_id": building.building_id, "unit_id": unit.unit_id,
-            "person_id": person.person_id}
 
 
 def _move_in(where):
@@ -66,7 +52,7 @@ def _counted(outcome: str) -> float:
 
 
 def test_passes_asked_for_before_the_site_has_doors_are_held_then_issued_with_its_first_door(access):
-    where = _site_without_doors(access)
+    where = a_site_without_doors(access)
     permit = _permit(where)
     held_before = _counted("held")
     deliver(access, permit)
@@ -75,11 +61,11 @@ def test_passes_asked_for_before_the_site_has_doors_are_held_then_issued_with_it
     assert _passes(access, site_id=where["site_id"]) == []
     waiting = _held(access, where)
     assert sorted((h["holder_name"], h["state"]) for h in waiting) == [
-        ("李娜", "awaiting_doors"), ("赵六", "awaiting_doors"), ("钱七", "awaiting_doors")]
+        ("张伟", "awaiting_doors"), ("赵六", "awaiting_doors"), ("钱七", "awaiting_doors")]
     assert _counted("held") - held_before == 3
     door = _door(access, where)
     issued = _passes(access, site_id=where["site_id"])
-    assert sorted(p.holder_name for p in issued) == ["李娜", "赵六", "钱七"]
+    assert sorted(p.holder_name for p in issued) == ["张伟", "赵六", "钱七"]
     assert all(p.door_ids == [door["id"]] and p.state == "active" for p in issued)
     assert {h["state"] for h in _held(access, where)} == {"issued"}
     assert {h["pass_id"] for h in _held(access, where)} == {p.id for p in issued}
@@ -90,7 +76,7 @@ def test_passes_asked_for_before_the_site_has_doors_are_held_then_issued_with_it
 
 
 def test_a_held_pass_whose_reason_ends_first_is_dropped_not_issued(access):
-    where = _site_without_doors(access)
+    where = a_site_without_doors(access)
     permit = _permit(where)
     deliver(access, permit, _move_in(where))
     deliver(access, DecorationCompleted(permit_id=permit.permit_id, decoration_id=permit.decoration_id,
@@ -103,7 +89,7 @@ def test_a_held_pass_whose_reason_ends_first_is_dropped_not_issued(access):
 
 
 def test_held_passes_are_for_the_site_staff_only(access):
-    where = _site_without_doors(access)
+    where = a_site_without_doors(access)
     refused(access.get(f"/v1/held-passes?site_id={where['site_id']}", headers=staff("tech-zhao",
                                                                                     roles=("technician",))), 403)
     refused(access.get(f"/v1/held-passes?site_id={where['site_id']}&state=lost", headers=FRONT_DESK), 422, "state")
