@@ -201,3 +201,13 @@ def test_a_signed_payload_that_is_not_a_pass_tokens_claims_is_malformed():
     signature = KEY.sign(codec._to_be_signed(protected, payload))
     sign1 = cbor2.dumps(cbor2.CBORTag(codec.COSE_SIGN1_TAG, [protected, {}, payload, signature]))
     assert _refusal(codec.PREFIX + base45.b45encode(sign1).decode()) == "malformed"
+
+
+def test_a_header_naming_another_algorithm_is_malformed_however_often_it_is_shown():
+    protected = cbor2.dumps({codec.ALG: -7, codec.KID: bytes.fromhex("0a1b2c3d")})
+    payload = cbor2.dumps({codec.EXP: NOW + 60, codec.NBF: NOW - 60, codec.IAT: NOW, codec.CTI: bytes(8),
+                           codec.SITE: uuid.UUID(SITE).bytes})
+    signature = KEY.sign(codec._to_be_signed(protected, payload))
+    sign1 = cbor2.dumps(cbor2.CBORTag(codec.COSE_SIGN1_TAG, [protected, {}, payload, signature]))
+    token = codec.PREFIX + base45.b45encode(sign1).decode()
+    assert [_refusal(token), _refusal(token)] == ["malformed", "malformed"]
