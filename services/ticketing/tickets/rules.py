@@ -13,7 +13,7 @@ import re
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import bindparam, literal, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -100,11 +100,12 @@ _PREFIX = re.compile(r"^[A-Z0-9]{1,10}$")
 # Intake's statements, built once: building one costs as much CPU as running it. Plain Core on the tables, so
 # they skip the ORM's compile and result stages.
 _units, _reporters, _counters = Unit.__table__, Reporter.__table__, TicketCounter.__table__
-_UNIT_AT_SITE = select(literal(1)).where(_units.c.unit_id == bindparam("id"),
-                                         _units.c.organization_id == bindparam("organization_id"),
-                                         _units.c.site_id == bindparam("site_id"))
-_KNOWN_PERSON = select(literal(1)).where(_reporters.c.person_id == bindparam("id"),
-                                         _reporters.c.organization_id == bindparam("organization_id"))
+# Whether the unit is at the site and the reporter is known, in one round trip.
+_KNOWN = select(
+    exists().where(_units.c.unit_id == bindparam("unit_id"), _units.c.site_id == bindparam("site_id"),
+                   _units.c.organization_id == bindparam("organization_id")),
+    exists().where(_reporters.c.person_id == bindparam("reporter_id"),
+                   _reporters.c.organization_id == bindparam("organization_id")))
 _TAKE_NUMBER = (update(_counters)
                 .where(_counters.c.site_id == bindparam("site"), _counters.c.year == bindparam("in_year"))
                 .values(last=_counters.c.last + 1).returning(_counters.c.prefix, _counters.c.last))
@@ -124,12 +125,14 @@ def register(session: Session, *, organization_id: str, site_id: str, actor: str
                        about_department=about_department, promised_reply_at=promised_reply_at, now=now)
     if requested_resolution_at is not None and aware(requested_resolution_at) <= now:
         raise unprocessable("requested_resolution_at", "The deadline asked for must be in the future.")
-    if unit_id is not None and session.scalar(_UNIT_AT_SITE, {"id": unit_id, "organization_id": organization_id,
-                                                             "site_id": site_id}) is None:
-        raise unprocessable("unit_id", "No such unit at this site.")
-    if reporter_id is not None and session.scalar(_KNOWN_PERSON, {"id": reporter_id,
-                                                                  "organization_id": organization_id}) is None:
-        raise unprocessable("reporter_id", "No such person.")
+    if unit_id is not None or reporter_id is not None:
+        unit_known, reporter_known = session.execute(_KNOWN, {
+            "unit_id": unit_id, "reporter_id": reporter_id, "organization_id": organization_id, "site_id": site_id,
+        }).one()
+        if unit_id is not None and not unit_known:
+            raise unprocessable("unit_id", "No such unit at this site.")
+        if reporter_id is not None and not reporter_known:
+            raise unprocessable("reporter_id", "No such person.")
     category = categories.usable(session, organization_id, category_id) if category_id is not None else None
     in_cs = bool(CS.intersection(roles or ()))
     state = "registered" if in_cs else "received"
