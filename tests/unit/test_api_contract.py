@@ -102,8 +102,11 @@ def test_every_document_is_valid_openapi_with_errors_as_problems(name, tmp_path,
 def _types(node):
     """Every JSON Schema `type` in a document."""
     if isinstance(node, dict):
-        if isinstance(node.get("type"), str):
-            yield node["type"]
+        kind = node.get("type")
+        if isinstance(kind, str):
+            yield kind
+        elif isinstance(kind, list) and all(isinstance(k, str) for k in kind):
+            yield from kind  # a nullable field: ["number", "null"]
         for value in node.values():
             yield from _types(value)
     elif isinstance(node, list):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import DateTime, Decimal, Integer, List, Nested, String
+from apiflask.fields import DateTime, Integer, List, Nested, String
 from apiflask.schemas import FileSchema
 from apiflask.validators import Regexp
 from flask import Response
@@ -11,13 +11,14 @@ from flask import Response
 from services.ticketing.reports import rules
 from services.ticketing.review.rules import today
 from shared.auth import auth, principal, require_role_at, visible_site
+from shared.fields import DecimalString
 from shared.roles import CS_SUPERVISOR, MANAGERS
 from shared.web import db_session
 
 api = APIBlueprint("reports", __name__, url_prefix="/v1")
 READERS = (CS_SUPERVISOR, *MANAGERS)
-Rate = Decimal(as_string=True, allow_none=True, places=4,
-               metadata={"description": "A share from 0 to 1 with four decimals; null when nothing to share."})
+Rate = DecimalString(places=4, max_digits=5, minimum=0, maximum=1, allow_none=True,
+                     metadata={"description": "A share from 0 to 1 with four decimals; null when nothing to share."})
 
 
 class MonthQuery(Schema):
@@ -47,7 +48,7 @@ class Satisfaction(Schema):
     satisfied = Integer()
     satisfied_from_rating = Integer(metadata={"description": "The lowest rating counted (reports.satisfied_rating)."})
     rate = Rate
-    average_rating = Decimal(as_string=True, allow_none=True, places=2)
+    average_rating = DecimalString(places=2, max_digits=3, minimum=0, maximum=5, allow_none=True)
 
 
 class ReturnVisits(Schema):
