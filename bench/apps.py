@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench import http_load
@@ -16,6 +20,25 @@ from bench.infra import ROOT, exact_quantile, free_port, progress
 
 # A bound on a flat-out phase's requests besides its time: far above what one machine answers in it.
 MOST_PER_PHASE = 200_000
+
+
+@contextmanager
+def gunicorn_logs(prefix: str) -> Iterator[Path]:
+    """A folder for the apps' logs: removed after a run that succeeded, kept and named after one that failed."""
+    logs = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield logs
+    except BaseException:
+        progress(f"gunicorn logs kept in {logs}")
+        raise
+    shutil.rmtree(logs, ignore_errors=True)
+
+
+def api_env(service: str, database_url: str, secret: str, logs: Path) -> dict[str, str]:
+    """The environment a service's API and the hello-world app start with: this one's, on the given database."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
+    env.update({f"{service.upper()}_DATABASE_URL": database_url, "AUTH_JWT_SECRET": secret, "PSP_VAR_DIR": str(logs)})
+    return env
 
 
 class Gunicorn:

@@ -20,8 +20,6 @@ import json
 import os
 import random
 import secrets
-import shutil
-import tempfile
 import urllib.request
 import uuid
 from contextlib import ExitStack
@@ -31,7 +29,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench import http_load
-from bench.apps import MOST_PER_PHASE, Gunicorn, flat_out, paced
+from bench.apps import Gunicorn, MOST_PER_PHASE, api_env, flat_out, gunicorn_logs, paced
 from bench.infra import databases, exact_quantile, progress
 from services.access.changes import ChangeCounter
 from services.access.decisions.tables import Decision
@@ -50,14 +48,8 @@ def run() -> list[dict]:
     seconds = float(os.environ.get("BENCH_DOOR_SECONDS", "10"))
     clients = int(os.environ.get("BENCH_DOOR_CLIENTS", "8"))
     rate = float(os.environ.get("BENCH_DOOR_RATE", "1000"))
-    logs = Path(tempfile.mkdtemp(prefix="psp-bench-doors-"))
-    try:
-        figures = _run(logs, passes, seconds, clients, rate)
-    except BaseException:
-        progress(f"gunicorn logs kept in {logs}")
-        raise
-    shutil.rmtree(logs, ignore_errors=True)
-    return figures
+    with gunicorn_logs("psp-bench-doors-") as logs:
+        return _run(logs, passes, seconds, clients, rate)
 
 
 def _run(logs: Path, passes: int, seconds: float, clients: int, rate: float) -> list[dict]:
@@ -65,8 +57,7 @@ def _run(logs: Path, passes: int, seconds: float, clients: int, rate: float) -> 
         organization_id = str(uuid.uuid4())
         swipes = _load(urls["access"], organization_id, passes)
         secret = secrets.token_urlsafe(32)
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
-        env.update(ACCESS_DATABASE_URL=urls["access"], AUTH_JWT_SECRET=secret, PSP_VAR_DIR=str(logs))
+        env = api_env("access", urls["access"], secret, logs)
         hello = stack.enter_context(Gunicorn("hello", "bench.hello:app", env, logs))
         access = Gunicorn("access", "services.access.app:create_app()", env, logs)
         stack.enter_context(access)

@@ -22,8 +22,6 @@ import json
 import os
 import random
 import secrets
-import shutil
-import tempfile
 import time
 import urllib.request
 import uuid
@@ -34,7 +32,7 @@ from urllib.parse import urlencode
 import psycopg
 
 from bench import http_load
-from bench.apps import MOST_PER_PHASE, Gunicorn, flat_out, paced
+from bench.apps import Gunicorn, MOST_PER_PHASE, api_env, flat_out, gunicorn_logs, paced
 from bench.infra import databases, exact_quantile, progress
 from services.occupants.places.rules import create_site
 from shared import auth, db
@@ -65,14 +63,8 @@ def run(persons: int, units: int) -> list[dict]:
     seconds = float(os.environ.get("BENCH_SEARCH_SECONDS", "10"))
     clients = int(os.environ.get("BENCH_SEARCH_CLIENTS", "8"))
     limit = int(os.environ.get("BENCH_SEARCH_LIMIT", "20"))
-    logs = Path(tempfile.mkdtemp(prefix="psp-bench-search-"))
-    try:
-        figures = _run(logs, persons, units, seconds, clients, limit)
-    except BaseException:
-        progress(f"gunicorn logs kept in {logs}")
-        raise
-    shutil.rmtree(logs, ignore_errors=True)
-    return figures
+    with gunicorn_logs("psp-bench-search-") as logs:
+        return _run(logs, persons, units, seconds, clients, limit)
 
 
 def _run(logs: Path, persons: int, units: int, seconds: float, clients: int, limit: int) -> list[dict]:
@@ -80,8 +72,7 @@ def _run(logs: Path, persons: int, units: int, seconds: float, clients: int, lim
         organization_id = str(uuid.uuid4())
         site_id = _load(urls["occupants"], organization_id, persons, units)
         secret = secrets.token_urlsafe(32)
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
-        env.update(OCCUPANTS_DATABASE_URL=urls["occupants"], AUTH_JWT_SECRET=secret, PSP_VAR_DIR=str(logs))
+        env = api_env("occupants", urls["occupants"], secret, logs)
         hello = stack.enter_context(Gunicorn("hello", "bench.hello:app", env, logs))
         occupants = stack.enter_context(Gunicorn("occupants", "services.occupants.app:create_app()", env, logs))
         hello.wait_ready("/hello")

@@ -18,8 +18,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
-import tempfile
 import uuid
 from contextlib import ExitStack
 from datetime import date, datetime, timezone
@@ -29,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench import http_load
-from bench.apps import Gunicorn, flat_out
+from bench.apps import Gunicorn, api_env, flat_out, gunicorn_logs
 from bench.infra import databases, progress
 from services.billing.ledger import rules as ledger
 from services.billing.ledger.tables import Account, Charge, Payment
@@ -49,14 +47,8 @@ def run() -> list[dict]:
     sites = int(os.environ.get("BENCH_PAYMENT_SITES", "20"))
     seconds = float(os.environ.get("BENCH_PAYMENT_SECONDS", "10"))
     clients = int(os.environ.get("BENCH_PAYMENT_CLIENTS", "8"))
-    logs = Path(tempfile.mkdtemp(prefix="psp-bench-payments-"))
-    try:
-        figures = _run(logs, sites, seconds, clients)
-    except BaseException:
-        progress(f"gunicorn logs kept in {logs}")
-        raise
-    shutil.rmtree(logs, ignore_errors=True)
-    return figures
+    with gunicorn_logs("psp-bench-payments-") as logs:
+        return _run(logs, sites, seconds, clients)
 
 
 def _run(logs: Path, sites: int, seconds: float, clients: int) -> list[dict]:
@@ -64,8 +56,7 @@ def _run(logs: Path, sites: int, seconds: float, clients: int) -> list[dict]:
         organization_id = str(uuid.uuid4())
         units = _load(urls["billing"], organization_id, sites)
         secret = secrets.token_urlsafe(32)
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
-        env.update(BILLING_DATABASE_URL=urls["billing"], AUTH_JWT_SECRET=secret, PSP_VAR_DIR=str(logs))
+        env = api_env("billing", urls["billing"], secret, logs)
         hello = stack.enter_context(Gunicorn("hello", "bench.hello:app", env, logs))
         billing = stack.enter_context(Gunicorn("billing", "services.billing.app:create_app()", env, logs))
         hello.wait_ready("/hello")

@@ -21,8 +21,6 @@ import json
 import os
 import random
 import secrets
-import shutil
-import tempfile
 import uuid
 from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
@@ -31,7 +29,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench import http_load
-from bench.apps import MOST_PER_PHASE, Gunicorn, flat_out, paced
+from bench.apps import Gunicorn, MOST_PER_PHASE, api_env, flat_out, gunicorn_logs, paced
 from bench.infra import databases, exact_quantile, flush_to_disk, progress
 from services.ticketing.models import chassis
 from services.ticketing.people.tables import Reporter, Unit
@@ -47,14 +45,8 @@ def run() -> list[dict]:
     sites = int(os.environ.get("BENCH_TICKET_SITES", "20"))
     seconds = float(os.environ.get("BENCH_TICKET_SECONDS", "10"))
     clients = int(os.environ.get("BENCH_TICKET_CLIENTS", "8"))
-    logs = Path(tempfile.mkdtemp(prefix="psp-bench-tickets-"))
-    try:
-        figures = _run(logs, sites, seconds, clients)
-    except BaseException:
-        progress(f"gunicorn logs kept in {logs}")
-        raise
-    shutil.rmtree(logs, ignore_errors=True)
-    return figures
+    with gunicorn_logs("psp-bench-tickets-") as logs:
+        return _run(logs, sites, seconds, clients)
 
 
 def _run(logs: Path, sites: int, seconds: float, clients: int) -> list[dict]:
@@ -62,8 +54,7 @@ def _run(logs: Path, sites: int, seconds: float, clients: int) -> list[dict]:
         organization_id = str(uuid.uuid4())
         known = _load(urls["ticketing"], organization_id, sites)
         secret = secrets.token_urlsafe(32)
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
-        env.update(TICKETING_DATABASE_URL=urls["ticketing"], AUTH_JWT_SECRET=secret, PSP_VAR_DIR=str(logs))
+        env = api_env("ticketing", urls["ticketing"], secret, logs)
         hello = stack.enter_context(Gunicorn("hello", "bench.hello:app", env, logs))
         ticketing = stack.enter_context(Gunicorn("ticketing", "services.ticketing.app:create_app()", env, logs))
         hello.wait_ready("/hello")
