@@ -43,9 +43,10 @@ def test_broker_restarted_mid_stream_loses_nothing_and_doubles_nothing(writer, d
 
 def test_idle_workers_keep_their_broker_connections_through_the_heartbeat_interval(writer, databases, caplog):
     """The broker drops a connection that stays silent for two heartbeat intervals, as an idle relay's and
-    an idle consumer's would, and the worker would then log the failure and reconnect."""
-    with running_workers("occupants", PROBE, BUS_HEARTBEAT_SECONDS=1):
-        time.sleep(6)
+    an idle consumer's would, and the worker would then log the failure and reconnect. Five intervals of
+    silence; an interval of 2 s leaves room for a loaded machine's scheduling stalls."""
+    with running_workers("occupants", PROBE, BUS_HEARTBEAT_SECONDS=2):
+        time.sleep(10)
         writer(1)
         assert_exactly_once(databases, 1)
     dropped = [r.getMessage() for r in caplog.records if r.name.startswith("shared.") and r.levelno >= logging.WARNING]
