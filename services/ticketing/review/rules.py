@@ -28,8 +28,7 @@ from services.ticketing.models import chassis, utcnow
 from services.ticketing.people.tables import Unit
 from services.ticketing.review.tables import CompiledReview, ProgressNotice
 from services.ticketing.sla.clocks import site_calendar, utc
-from services.ticketing.sla.firing import EVERY_SITE
-from services.ticketing.sla.tables import Deadline, SiteCalendarRow, StaffMember
+from services.ticketing.sla.tables import EVERY_SITE, Deadline, SiteCalendarRow, StaffMember
 from services.ticketing.tickets.rules import TICKET
 from services.ticketing.tickets.tables import Ticket, TicketComment, TicketCounter
 from shared import audit, policy

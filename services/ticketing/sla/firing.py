@@ -20,7 +20,7 @@ from services.ticketing.rosters.rules import Presence, presence
 from services.ticketing.sla import targets
 from services.ticketing.sla.calendar import RECEPTION, next_open
 from services.ticketing.sla.clocks import FIRING, site_calendar, utc
-from services.ticketing.sla.tables import EVERY_SITE, Deadline, StaffMember  # noqa: F401  (EVERY_SITE: review's)
+from services.ticketing.sla.tables import Deadline, StaffMember
 from services.ticketing.tickets.tables import Ticket
 from shared import policy
 from shared.bus import outbox

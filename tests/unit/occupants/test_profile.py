@@ -185,7 +185,7 @@ def report(client, site, headers=MANAGER):
 
 
 def test_familiarity_per_steward_and_site(occupants, site, towers):
-    (tower_a, units_a), (tower_b, units_b) = towers["A"], towers["B"]
+    (tower_a, units_a), (_, units_b) = towers["A"], towers["B"]
     created(assign(occupants, site, {"steward": "wang", "building_id": tower_a["id"]}))
     created(assign(occupants, site, {"steward": "liu", "unit_id": units_b[0]["id"]}))
     created(assign(occupants, site, {"steward": "liu", "unit_id": units_b[1]["id"]}))
